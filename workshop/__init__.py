@@ -1,0 +1,1 @@
+"""Helpers for the gadget-sales streaming workshop: one code path for the local and aws targets."""

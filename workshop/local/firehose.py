@@ -1,0 +1,384 @@
+"""The Firehose hop, carried out locally: Kinesis -> transformer Lambda -> S3.
+
+moto stores a delivery stream but never reads Kinesis nor calls its Lambda. This hop does what
+Firehose does with a Kinesis source, an S3 destination and a Lambda processor, honouring the
+stream's own settings as deployed from the template:
+
+* reads every shard from its checkpoint, buffers by the processor's and the destination's
+  buffering hints (`WORKSHOP_LOCAL_BUFFER_SECONDS` may shorten the intervals for demos and tests);
+* calls the processor's handler from `lambda/` in-process with a genuine Firehose event;
+* enforces the response contract (one entry per recordId, a valid result, decodable data); a
+  failed invocation is retried `NumberOfRetries` times, then its records go to the error output;
+* writes Ok data under the Prefix evaluated at arrival time (UTC) with Firehose's object names,
+  ProcessingFailed records to the ErrorOutputPrefix in Firehose's error-record format with their
+  raw data, and nothing for Dropped records;
+* checkpoints the Kinesis positions only after the objects are written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib.util
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from workshop.config import LAMBDA_DIR
+from workshop.local.checkpoint import Checkpoint
+
+log = logging.getLogger("workshop.local.firehose")
+MB = 1024 * 1024
+LAMBDA_PAYLOAD_LIMIT = 6 * MB  # request and response limit of a synchronous Lambda invocation
+RESULTS = {"Ok", "Dropped", "ProcessingFailed"}
+
+
+@dataclass
+class Buffered:
+    """One Kinesis record waiting in the delivery stream's buffer."""
+
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival_ms: int
+
+
+@dataclass
+class Outcome:
+    """What one flush produced: objects written and records per result."""
+
+    keys: list[str] = field(default_factory=list)
+    delivered: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+
+def buffer_override() -> float | None:
+    """Seconds from WORKSHOP_LOCAL_BUFFER_SECONDS, the local override of buffering intervals."""
+    text = os.environ.get("WORKSHOP_LOCAL_BUFFER_SECONDS")
+    return float(text) if text else None
+
+
+def evaluate_prefix(prefix: str, when: datetime, error_output_type: str | None = None) -> str:
+    """Evaluate Firehose's `!{timestamp:...}` and `!{firehose:...}` namespaces in a prefix."""
+    java_to_strftime = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+
+    def substitute(match: re.Match[str]) -> str:
+        namespace, _, expression = match.group(1).partition(":")
+        if namespace == "timestamp":
+            pattern = re.sub(r"yyyy|MM|dd|HH|mm|ss", lambda m: java_to_strftime[m.group()],
+                             expression)
+            return when.strftime(pattern)
+        if namespace == "firehose" and expression == "error-output-type":
+            if error_output_type is None:
+                raise ValueError("!{firehose:error-output-type} is only valid in ErrorOutputPrefix")
+            return error_output_type
+        if namespace == "firehose" and expression == "random-string":
+            return uuid.uuid4().hex[:11]
+        raise ValueError(f"unsupported Firehose prefix expression !{{{match.group(1)}}}")
+
+    return re.sub(r"!\{([^}]+)\}", substitute, prefix)
+
+
+def load_handler(handler: str) -> Callable[[dict[str, Any], Any], Any]:
+    """Import `module.function` from the project's lambda/ folder, as Lambda would."""
+    module_name, _, function_name = handler.rpartition(".")
+    path = LAMBDA_DIR / f"{module_name}.py"
+    spec = importlib.util.spec_from_file_location(f"local_lambda_{module_name}", path)
+    if spec is None or spec.loader is None or not path.exists():
+        raise FileNotFoundError(f"Lambda handler {handler}: no file {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, function_name)
+
+
+class InvalidResponse(ValueError):
+    """The transformer's answer breaks Firehose's contract; the whole invocation fails."""
+
+
+def validate_response(response: Any, record_ids: list[str]) -> list[dict[str, Any]]:
+    """Check a transformer response against its request; return its entries by input order."""
+    if not isinstance(response, dict) or not isinstance(response.get("records"), list):
+        raise InvalidResponse("response is not an object with a 'records' list")
+    by_id: dict[str, dict[str, Any]] = {}
+    for entry in response["records"]:
+        record_id = entry.get("recordId") if isinstance(entry, dict) else None
+        if record_id not in record_ids:
+            raise InvalidResponse(f"response has an unknown recordId {record_id!r}")
+        if record_id in by_id:
+            raise InvalidResponse(f"response repeats recordId {record_id!r}")
+        if entry.get("result") not in RESULTS:
+            raise InvalidResponse(f"record {record_id} has result {entry.get('result')!r}")
+        if entry["result"] == "Ok":
+            try:
+                base64.b64decode(entry.get("data", ""), validate=True)
+            except (binascii.Error, TypeError, ValueError):
+                raise InvalidResponse(f"record {record_id} has data that is not base64") from None
+        by_id[record_id] = entry
+    missing = [rid for rid in record_ids if rid not in by_id]
+    if missing:
+        raise InvalidResponse(f"response is missing {len(missing)} recordId(s), e.g. {missing[0]}")
+    return [by_id[rid] for rid in record_ids]
+
+
+class FirehoseHop:
+    """Delivers one delivery stream's Kinesis records to S3 through its Lambda processor."""
+
+    def __init__(self, description: dict[str, Any], clients: Any, checkpoint: Checkpoint,
+                 region: str) -> None:
+        self.name = description["DeliveryStreamName"]
+        self.arn = description["DeliveryStreamARN"]
+        self.version = description.get("VersionId", "1")
+        source = description.get("Source", {}).get("KinesisStreamSourceDescription", {})
+        self.source_arn = source.get("KinesisStreamARN")
+        if not self.source_arn:
+            raise ValueError(f"delivery stream {self.name} has no Kinesis source")
+        # moto's shard iterators lose the stream when it is named by ARN: name it by name.
+        self.source_name = self.source_arn.split("/")[-1]
+        destination = description["Destinations"][0]["ExtendedS3DestinationDescription"]
+        self.bucket = destination["BucketARN"].split(":::")[-1]
+        self.prefix = destination.get("Prefix", "")
+        self.error_prefix = destination.get("ErrorOutputPrefix", "")
+        hints = destination.get("BufferingHints", {})
+        override = buffer_override()
+        self.s3_interval = override if override is not None else float(
+            hints.get("IntervalInSeconds", 300))
+        self.s3_size = float(hints.get("SizeInMBs", 5)) * MB
+        self.processor = self._processor(destination, override)
+        self.kinesis = clients("kinesis")
+        self.s3 = clients("s3")
+        self.lambda_client = clients("lambda")
+        self.checkpoint = checkpoint
+        self.region = region
+        self.iterators: dict[str, str | None] = {}
+        self.buffer: list[Buffered] = []
+        self.buffer_bytes = 0
+        self.totals = Outcome()
+        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
+
+    @staticmethod
+    def _processor(destination: dict[str, Any], override: float | None) -> dict[str, Any] | None:
+        config = destination.get("ProcessingConfiguration") or {}
+        if str(config.get("Enabled", "false")).lower() != "true":
+            return None
+        lambdas = [p for p in config.get("Processors", []) if p.get("Type") == "Lambda"]
+        if not lambdas:
+            return None
+        params = {p["ParameterName"]: str(p["ParameterValue"])
+                  for p in lambdas[0].get("Parameters", [])}
+        interval = float(params.get("BufferIntervalInSeconds", 60))
+        return {
+            "arn": params["LambdaArn"],
+            "retries": int(params.get("NumberOfRetries", 3)),
+            "size": float(params.get("BufferSizeInMBs", 1)) * MB,
+            "interval": override if override is not None else interval,
+        }
+
+    # --- reading Kinesis -------------------------------------------------------------------
+
+    def _iterator(self, shard_id: str) -> str | None:
+        if shard_id not in self.iterators:
+            last = self.checkpoint.get(shard_id)
+            kwargs: dict[str, Any] = {"StreamName": self.source_name, "ShardId": shard_id}
+            if last is not None:
+                kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                              StartingSequenceNumber=last)
+            else:
+                kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+            self.iterators[shard_id] = self.kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
+        return self.iterators[shard_id]
+
+    def read(self) -> int:
+        """Pull what Kinesis holds now into the buffer; return how many records came in."""
+        shards = self.kinesis.list_shards(StreamName=self.source_name)["Shards"]
+        count = 0
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            iterator = self._iterator(shard_id)
+            if iterator is None:
+                continue
+            response = self.kinesis.get_records(ShardIterator=iterator, Limit=10000)
+            for record in response.get("Records", []):
+                arrival = record["ApproximateArrivalTimestamp"]
+                self.buffer.append(Buffered(
+                    shard_id, record["SequenceNumber"], record["PartitionKey"], record["Data"],
+                    int(arrival.timestamp() * 1000)))
+                self.buffer_bytes += len(record["Data"])
+                count += 1
+            self.iterators[shard_id] = response.get("NextShardIterator")
+        return count
+
+    # --- flushing --------------------------------------------------------------------------
+
+    def due(self, now: float | None = None) -> bool:
+        """True when the buffer must be flushed: full, or its oldest record waited long enough."""
+        if not self.buffer:
+            return False
+        now = time.time() if now is None else now
+        age = now - self.buffer[0].arrival_ms / 1000
+        interval = self.s3_interval
+        size = self.s3_size
+        if self.processor is not None:
+            interval = min(interval, self.processor["interval"])
+            size = min(size, self.processor["size"])
+        return self.buffer_bytes >= size or age >= interval
+
+    def poll(self) -> Outcome:
+        """Read Kinesis, and flush the buffer when it is due."""
+        self.read()
+        if self.due():
+            return self.flush()
+        return Outcome()
+
+    def flush(self) -> Outcome:
+        """Transform and deliver everything buffered, then checkpoint past it."""
+        batch, self.buffer, self.buffer_bytes = self.buffer, [], 0
+        if not batch:
+            return Outcome()
+        outcome = Outcome()
+        ok_lines: list[bytes] = []
+        errors: list[dict[str, Any]] = []
+        for chunk in self._chunks(batch):
+            self._transform(chunk, ok_lines, errors, outcome)
+        when = datetime.fromtimestamp(batch[0].arrival_ms / 1000, UTC)
+        if ok_lines:
+            outcome.keys.append(self._put(evaluate_prefix(self.prefix, when), b"".join(ok_lines)))
+        if errors:
+            body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in errors).encode()
+            key_prefix = evaluate_prefix(self.error_prefix, when, "processing-failed")
+            outcome.keys.append(self._put(key_prefix, body))
+        last: dict[str, str] = {}
+        for item in batch:
+            last[item.shard_id] = item.sequence_number
+        self.checkpoint.save(last)
+        self.totals.delivered += outcome.delivered
+        self.totals.failed += outcome.failed
+        self.totals.dropped += outcome.dropped
+        self.totals.keys.extend(outcome.keys)
+        return outcome
+
+    def _chunks(self, batch: list[Buffered]) -> list[list[Buffered]]:
+        """Split the buffer into invocations within the processor buffer and Lambda's 6 MB."""
+        if self.processor is None:
+            return [batch]
+        limit = min(self.processor["size"], LAMBDA_PAYLOAD_LIMIT * 0.7)  # base64 grows by 4/3
+        chunks: list[list[Buffered]] = [[]]
+        size = 0
+        for item in batch:
+            if chunks[-1] and size + len(item.data) > limit:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(item)
+            size += len(item.data)
+        return chunks
+
+    def _event(self, chunk: list[Buffered]) -> tuple[dict[str, Any], list[str]]:
+        record_ids = [f"{item.sequence_number}{index:07d}" for index, item in enumerate(chunk)]
+        records = [{
+            "recordId": record_id,
+            "approximateArrivalTimestamp": item.arrival_ms,
+            "data": base64.b64encode(item.data).decode("ascii"),
+            "kinesisRecordMetadata": {
+                "sequenceNumber": item.sequence_number,
+                "subsequenceNumber": 0,
+                "partitionKey": item.partition_key,
+                "shardId": item.shard_id,
+                "approximateArrivalTimestamp": item.arrival_ms,
+            },
+        } for record_id, item in zip(record_ids, chunk, strict=True)]
+        event = {
+            "invocationId": str(uuid.uuid4()),
+            "deliveryStreamArn": self.arn,
+            "sourceKinesisStreamArn": self.source_arn,
+            "region": self.region,
+            "records": records,
+        }
+        return event, record_ids
+
+    def _transform(self, chunk: list[Buffered], ok_lines: list[bytes],
+                   errors: list[dict[str, Any]], outcome: Outcome) -> None:
+        if self.processor is None:
+            ok_lines.extend(item.data for item in chunk)
+            outcome.delivered += len(chunk)
+            return
+        event, record_ids = self._event(chunk)
+        attempts = 0
+        reason = ""
+        code = "Lambda.FunctionError"
+        while attempts <= self.processor["retries"]:
+            attempts += 1
+            try:
+                response = self.handler()(event, self._context())
+                entries = validate_response(response, record_ids)
+            except InvalidResponse as error:
+                code, reason = "Lambda.InvalidOutput", str(error)
+            except Exception as error:  # the function failed: Firehose retries the invocation
+                code, reason = "Lambda.FunctionError", f"{type(error).__name__}: {error}"
+            else:
+                self._collect(chunk, entries, attempts, ok_lines, errors, outcome)
+                return
+            log.warning("%s: invocation %d of %d failed: %s", self.name, attempts,
+                        self.processor["retries"] + 1, reason)
+        for item in chunk:
+            errors.append(self._error_record(item, attempts, code, reason))
+        outcome.failed += len(chunk)
+
+    def _collect(self, chunk: list[Buffered], entries: list[dict[str, Any]], attempts: int,
+                 ok_lines: list[bytes], errors: list[dict[str, Any]], outcome: Outcome) -> None:
+        for item, entry in zip(chunk, entries, strict=True):
+            if entry["result"] == "Ok":
+                ok_lines.append(base64.b64decode(entry["data"]))
+                outcome.delivered += 1
+            elif entry["result"] == "ProcessingFailed":
+                errors.append(self._error_record(
+                    item, attempts, "Lambda.ProcessingFailedStatus",
+                    "The Lambda function marked this record ProcessingFailed"))
+                outcome.failed += 1
+            else:
+                outcome.dropped += 1  # Dropped: deliberately not wanted, goes nowhere
+
+    def _error_record(self, item: Buffered, attempts: int, code: str,
+                      message: str) -> dict[str, Any]:
+        """A record of the error output, in Firehose's format, carrying the raw data."""
+        return {
+            "attemptsMade": attempts,
+            "arrivalTimestamp": item.arrival_ms,
+            "errorCode": code,
+            "errorMessage": message,
+            "attemptEndingTimestamp": int(time.time() * 1000),
+            "rawData": base64.b64encode(item.data).decode("ascii"),
+            "lambdaArn": self.processor["arn"] if self.processor else None,
+        }
+
+    def handler(self) -> Callable[[dict[str, Any], Any], Any]:
+        """The processor's handler, loaded once from lambda/ by the function's Handler setting."""
+        if self._handler is None:
+            assert self.processor is not None
+            function = self.lambda_client.get_function(FunctionName=self.processor["arn"])
+            self._handler = load_handler(function["Configuration"]["Handler"])
+        return self._handler
+
+    def _context(self) -> SimpleNamespace:
+        deadline = time.monotonic() + 60
+        return SimpleNamespace(
+            function_name=self.processor["arn"].split(":")[-1] if self.processor else "",
+            invoked_function_arn=self.processor["arn"] if self.processor else "",
+            aws_request_id=str(uuid.uuid4()),
+            get_remaining_time_in_millis=lambda: int((deadline - time.monotonic()) * 1000),
+        )
+
+    def _put(self, key_prefix: str, body: bytes) -> str:
+        now = datetime.now(UTC)
+        key = (f"{key_prefix}{self.name}-{self.version}-{now:%Y-%m-%d-%H-%M-%S}-"
+               f"{uuid.uuid4()}")
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        return key

@@ -1,0 +1,202 @@
+"""Start, stop and report the local AWS: the moto server and the runtime that moves the data.
+
+Both run as detached background processes, so notebook kernels, a terminal generator and the
+tests share one local AWS. Their pid files, logs and a small `local.json` live under the
+project-local state folder (`.workshop/local/` by default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from workshop.config import Settings, settings
+from workshop.local.server import PortInUse, port_is_free
+
+PROCESSES = ("server", "runtime")  # the server first: the runtime needs it
+
+
+class LocalAWSError(RuntimeError):
+    """The local AWS could not be started, reached or stopped."""
+
+
+@dataclass(frozen=True)
+class Status:
+    """What runs of the local AWS, where, and since when."""
+
+    running: dict[str, int]  # process name -> pid
+    port: int | None
+    started_at: str | None
+
+    @property
+    def up(self) -> bool:
+        """True when both the server and the runtime run."""
+        return set(self.running) == set(PROCESSES)
+
+    def __str__(self) -> str:
+        if not self.running:
+            return "local AWS is not running (start it with `workshop local start`)"
+        parts = ", ".join(f"{name} pid {pid}" for name, pid in self.running.items())
+        missing = [name for name in PROCESSES if name not in self.running]
+        text = f"local AWS on 127.0.0.1:{self.port} since {self.started_at} ({parts})"
+        if missing:
+            text += f"; NOT running: {', '.join(missing)} (see {', '.join(missing)}.log)"
+        return text
+
+
+def _pid_file(s: Settings, name: str) -> Path:
+    return s.local_dir / f"{name}.pid"
+
+
+def _is_ours(pid: int, name: str) -> bool:
+    """True when pid is alive and is the workshop's own process of that name."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True  # no /proc (macOS): trust the pid file
+    return f"workshop.local.{name}" in cmdline
+
+
+def _read_pid(s: Settings, name: str) -> int | None:
+    try:
+        pid = int(_pid_file(s, name).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_ours(pid, name) else None
+
+
+def status(s: Settings | None = None) -> Status:
+    """Which local AWS processes run, on which port, and since when."""
+    s = s or settings()
+    running = {name: pid for name in PROCESSES if (pid := _read_pid(s, name)) is not None}
+    info: dict[str, object] = {}
+    with contextlib.suppress(OSError, ValueError):
+        info = json.loads((s.local_dir / "local.json").read_text())
+    port = info.get("port") if running else None
+    return Status(running, port if isinstance(port, int) else None,
+                  str(info.get("started_at")) if running else None)
+
+
+def wait_until_ready(s: Settings, timeout: float = 30.0) -> None:
+    """Block until the moto server answers on its port."""
+    url = f"{s.endpoint_url}/moto-api/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise LocalAWSError(
+        f"The local AWS did not answer on {s.endpoint_url} within {timeout:.0f} s; "
+        f"see {s.local_dir / 'server.log'}"
+    )
+
+
+def _spawn(s: Settings, name: str, args: list[str]) -> int:
+    log = open(s.local_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+    env = {**os.environ, "WORKSHOP_TARGET": "local", "WORKSHOP_LOCAL_PORT": str(s.local_port),
+           "WORKSHOP_REGION": s.region, "WORKSHOP_STATE_DIR": str(s.state_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"workshop.local.{name}", *args],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True, env=env,
+    )
+    log.close()
+    _pid_file(s, name).write_text(str(proc.pid))
+    return proc.pid
+
+
+def start(s: Settings | None = None) -> Status:
+    """Start the local AWS in the background; do nothing for the parts already running."""
+    s = s or settings()
+    if not s.is_local:
+        raise LocalAWSError("The local AWS is for the local target; WORKSHOP_TARGET is aws.")
+    s.local_dir.mkdir(parents=True, exist_ok=True)
+    current = status(s)
+    if "server" not in current.running:
+        if not port_is_free(s.local_port):
+            raise PortInUse(
+                f"Port {s.local_port} on 127.0.0.1 is already in use by another program. Stop it, "
+                f"or choose another port: WORKSHOP_LOCAL_PORT={s.local_port + 1} "
+                "workshop local start"
+            )
+        # A new server holds no data, so positions checkpointed for an old one are meaningless.
+        shutil.rmtree(s.local_dir / "checkpoints", ignore_errors=True)
+        _spawn(s, "server", ["--port", str(s.local_port)])
+        (s.local_dir / "local.json").write_text(json.dumps({
+            "port": s.local_port,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }))
+        wait_until_ready(s)
+    elif current.port != s.local_port:
+        raise LocalAWSError(
+            f"The local AWS already runs on port {current.port}, not {s.local_port}: use "
+            f"WORKSHOP_LOCAL_PORT={current.port}, or `workshop local stop` first."
+        )
+    if "runtime" not in current.running:
+        _spawn(s, "runtime", [])
+    return status(s)
+
+
+def _gone(pid: int) -> bool:
+    """True when pid has exited (a zombie child of this process is reaped and counts as gone)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:
+        pass  # not our child: the CLI that started it has exited
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _gone(pid):
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    while not _gone(pid) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+
+
+def stop_process(name: str, s: Settings | None = None, timeout: float = 10.0) -> bool:
+    """Stop one of the workshop's own local processes; False when it was not running."""
+    s = s or settings()
+    pid = _read_pid(s, name)
+    _pid_file(s, name).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    _terminate(pid, timeout)
+    return True
+
+
+def stop(s: Settings | None = None) -> Status:
+    """Stop the runtime, then the server; processes the workshop did not start are left alone."""
+    s = s or settings()
+    for name in reversed(PROCESSES):
+        stop_process(name, s)
+    return status(s)

@@ -1,0 +1,126 @@
+"""The local runtime: runs every pipe and delivery stream that the local AWS holds.
+
+Run by `workshop local start` as `python -m workshop.local.runtime`, beside the moto server.
+It discovers pipes and delivery streams through the same APIs a learner would use (so a stack
+deployed after start is picked up), and runs each hop in a loop, logging what it moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from workshop.config import Settings, client, settings
+from workshop.local.checkpoint import Checkpoint
+from workshop.local.firehose import FirehoseHop
+from workshop.local.pipe import PipeHop
+
+log = logging.getLogger("workshop.local.runtime")
+POLL_SECONDS = 0.1
+DISCOVER_SECONDS = 1.0
+
+
+class Runtime:
+    """Finds the local pipes and delivery streams and keeps their data moving."""
+
+    def __init__(self, s: Settings | None = None) -> None:
+        self.s = s or settings()
+        self.pipes: dict[str, PipeHop] = {}
+        self.hoses: dict[str, FirehoseHop] = {}
+        self.stopping = threading.Event()
+
+    def clients(self, service: str) -> Any:
+        return client(service, self.s)
+
+    def _checkpoint(self, kind: str, name: str) -> Checkpoint:
+        return Checkpoint(self.s.local_dir / "checkpoints", f"{kind}-{name}")
+
+    def discover(self) -> None:
+        """Start a hop for every RUNNING pipe and ACTIVE delivery stream not yet handled."""
+        pipes = self.clients("pipes")
+        names = {p["Name"] for p in pipes.list_pipes().get("Pipes", [])}
+        for gone in set(self.pipes) - names:
+            del self.pipes[gone]
+        for name in names - set(self.pipes):
+            description = pipes.describe_pipe(Name=name)
+            if description.get("DesiredState", "RUNNING") != "RUNNING":
+                continue
+            self.pipes[name] = PipeHop(description, self.clients,
+                                       self._checkpoint("pipe", name), self.s.region)
+            log.info("pipe %s: moving %s -> %s", name, description["Source"],
+                     description["Target"])
+        firehose = self.clients("firehose")
+        hose_names = set(firehose.list_delivery_streams().get("DeliveryStreamNames", []))
+        for gone in set(self.hoses) - hose_names:
+            del self.hoses[gone]
+        for name in hose_names - set(self.hoses):
+            description = firehose.describe_delivery_stream(
+                DeliveryStreamName=name)["DeliveryStreamDescription"]
+            if description.get("DeliveryStreamType") != "KinesisStreamAsSource":
+                continue
+            hop = FirehoseHop(description, self.clients, self._checkpoint("firehose", name),
+                              self.s.region)
+            self.hoses[name] = hop
+            log.info("firehose %s: %s -> s3://%s/%s (buffer %.1f s)", name, hop.source_arn,
+                     hop.bucket, hop.prefix, hop.s3_interval)
+
+    def step(self) -> int:
+        """Run every hop once; return how many records moved."""
+        moved = 0
+        for name, pipe in list(self.pipes.items()):
+            moved += self._guard("pipe", name, pipe.poll) or 0
+        for name, hose in list(self.hoses.items()):
+            outcome = self._guard("firehose", name, hose.poll)
+            if outcome is not None and outcome.keys:
+                log.info("firehose %s: %d delivered, %d failed, %d dropped -> %s", name,
+                         outcome.delivered, outcome.failed, outcome.dropped,
+                         ", ".join(outcome.keys))
+                moved += outcome.delivered + outcome.failed + outcome.dropped
+        return moved
+
+    def _guard(self, kind: str, name: str, action: Any) -> Any:
+        """Run one hop step; a resource deleted under it is dropped, other errors are logged."""
+        try:
+            return action()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("ResourceNotFoundException", "NoSuchBucket"):
+                log.info("%s %s: its resources are gone (%s); stopping it", kind, name, error)
+                (self.pipes if kind == "pipe" else self.hoses).pop(name, None)
+            else:
+                log.warning("%s %s: %s", kind, name, error)
+        except BotoCoreError as error:
+            log.warning("%s %s: %s", kind, name, error)
+        return None
+
+    def run(self) -> None:
+        """Loop until stopped, discovering new resources about once a second."""
+        next_discovery = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() >= next_discovery:
+                try:
+                    self.discover()
+                except (ClientError, BotoCoreError) as error:
+                    log.warning("discovery failed: %s", error)
+                next_discovery = time.monotonic() + DISCOVER_SECONDS
+            if not self.step():
+                self.stopping.wait(POLL_SECONDS)
+
+
+def main() -> None:
+    """Run until SIGTERM or SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    runtime = Runtime()
+    signal.signal(signal.SIGTERM, lambda *_: runtime.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: runtime.stopping.set())
+    log.info("local runtime started for %s", runtime.s.endpoint_url)
+    runtime.run()
+    log.info("local runtime stopped")
+
+
+if __name__ == "__main__":
+    main()

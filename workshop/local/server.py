@@ -1,0 +1,76 @@
+"""The local AWS process: a moto server on 127.0.0.1 that also understands the whole template.
+
+Run by `workshop local start` as `python -m workshop.local.server --port N`; it stays up until
+SIGTERM. The Pipe and Firehose hops run in a sibling process (`workshop.local.runtime`), so that
+one can be stopped or killed without losing the state held here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import threading
+
+from moto.server import ThreadedMotoServer
+
+from workshop.local import models
+
+log = logging.getLogger("workshop.local.server")
+
+
+class PortInUse(RuntimeError):
+    """The port chosen for the local AWS is taken by another program."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on host:port (moto would hang forever on a taken port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that is free right now (for tests and parallel sessions)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int) -> ThreadedMotoServer:
+    """Start moto on 127.0.0.1:port in this process, with the local CloudFormation models."""
+    if not port_is_free(port):
+        raise PortInUse(
+            f"Port {port} on 127.0.0.1 is already in use. Stop what uses it, or choose another "
+            f"port: WORKSHOP_LOCAL_PORT={port + 1} workshop local start"
+        )
+    models.register()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = start_server(args.port)
+    log.info("local AWS listening on 127.0.0.1:%d", args.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    log.info("local AWS stopped")
+
+
+if __name__ == "__main__":
+    main()
