@@ -1,0 +1,137 @@
+"""Push orders through the local pipeline and print throughput, latency and memory.
+
+Starts its own local AWS (free port, temporary state folder, 1 s local buffering), deploys the
+template, then in one process:
+  baseline: batch-writes N orders into a bare DynamoDB table (the write ceiling of the server);
+  pipeline: batch-writes N orders into OrderTable and waits until every one is in S3.
+Prints orders/s for both and their ratio, p50/p95/max latency from an order's write to the moment
+its S3 object was first seen (polled every 0.1 s), and the local AWS processes' resident memory.
+
+    .venv/bin/python benchmarks/bench_pipeline.py [--orders 10000] [--memory-orders 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from workshop import config, stack
+from workshop.local import process
+from workshop.local.server import free_port
+from workshop.reconcile import ORDERS_PREFIX
+
+PRODUCTS = ["Laptop", "Phone", "Tablet", "Headphones", "Charger", "Smartwatch"]
+
+
+def orders(count: int, start: int) -> list[dict]:
+    return [{"orderid": f"b{n:08d}", "product_name": PRODUCTS[n % 6], "quantity": 1 + n % 10,
+             "price": Decimal(f"{10.99 + n % 989:.2f}")} for n in range(start, start + count)]
+
+
+def write(s: config.Settings, table: str, items: list[dict]) -> dict[str, float]:
+    """Batch-write items, stamping each with the time it was written; return id -> epoch."""
+    ddb = config.session(s).resource("dynamodb", endpoint_url=s.endpoint_url)
+    written: dict[str, float] = {}
+    with ddb.Table(table).batch_writer() as batch:
+        for item in items:
+            now = time.time()
+            iso = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
+            batch.put_item(Item={**item, "placed_at": iso})
+            written[item["orderid"]] = now
+    return written
+
+
+def baseline(s: config.Settings, count: int) -> float:
+    """Orders/s of plain batch writes into a table with no stream: the server's ceiling."""
+    ddb = config.client("dynamodb", s)
+    ddb.create_table(TableName="bench-baseline", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "orderid", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "orderid", "KeyType": "HASH"}])
+    started = time.perf_counter()
+    write(s, "bench-baseline", orders(count, 0))
+    elapsed = time.perf_counter() - started
+    ddb.delete_table(TableName="bench-baseline")
+    return count / elapsed
+
+
+def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
+            timeout: float) -> tuple[float, list[float]]:
+    """Write `count` orders and poll S3 until all arrived; return orders/s and latencies."""
+    s3 = config.client("s3", s)
+    bucket = outputs["BucketName"]
+    seen_keys: set[str] = set()
+    arrival: dict[str, float] = {}
+    started = time.perf_counter()
+    written = write(s, outputs["TableName"], orders(count, start))
+    deadline = time.monotonic() + timeout
+    while len(arrival) < count and time.monotonic() < deadline:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ORDERS_PREFIX)
+        new = [o["Key"] for p in pages for o in p.get("Contents", []) if o["Key"] not in seen_keys]
+        now = time.time()
+        for key in new:
+            seen_keys.add(key)
+            for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines():
+                orderid = json.loads(line)["orderid"]
+                if orderid in written:
+                    arrival.setdefault(orderid, now)
+        if len(arrival) < count:
+            time.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    if len(arrival) < count:
+        raise SystemExit(f"only {len(arrival)} of {count} orders arrived within {timeout} s")
+    return count / elapsed, [arrival[o] - written[o] for o in written]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--memory-orders", type=int, default=0,
+                        help="also push this many orders in total and report memory after")
+    args = parser.parse_args()
+    state = tempfile.mkdtemp(prefix="bench-pipeline-")
+    os.environ.update({"WORKSHOP_LOCAL_PORT": str(free_port()), "WORKSHOP_STATE_DIR": state,
+                       "WORKSHOP_LOCAL_BUFFER_SECONDS": "1", "WORKSHOP_TARGET": "local"})
+    s = config.settings()
+    process.start(s)
+    try:
+        outputs = stack.deploy(s=s)
+        base = baseline(s, args.orders)
+        rate, latencies = deliver(s, outputs, args.orders, 0, timeout=600)
+        q = statistics.quantiles(latencies, n=100)
+        print(f"orders: {args.orders}")
+        print(f"baseline  batch writes only: {base:8.0f} orders/s")
+        print(f"pipeline  write -> S3:       {rate:8.0f} orders/s  ({rate / base:.2f}x baseline)")
+        print(f"latency write -> S3 object: p50 {q[49]:.2f} s  p95 {q[94]:.2f} s  "
+              f"max {max(latencies):.2f} s")
+        running = process.status(s).running
+        print("resident memory: " + ", ".join(
+            f"{name} {rss_mb(pid):.0f} MB" for name, pid in running.items()))
+        done = args.orders
+        while done < args.memory_orders:
+            batch = min(10_000, args.memory_orders - done)
+            deliver(s, outputs, batch, done, timeout=600)
+            done += batch
+        if args.memory_orders:
+            print(f"resident memory after {done} orders: " + ", ".join(
+                f"{name} {rss_mb(pid):.0f} MB" for name, pid in running.items()))
+    finally:
+        process.stop(s)
+
+
+if __name__ == "__main__":
+    main()
