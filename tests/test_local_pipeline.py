@@ -229,3 +229,20 @@ def test_a_busy_port_gives_a_clear_message(local_aws, tmp_path):
     other = dataclasses.replace(local_aws, state_dir=tmp_path)
     with pytest.raises(Exception, match=f"Port {local_aws.local_port} on 127.0.0.1 is already"):
         process.start(other)
+
+
+def test_the_notebooks_can_read_stream_and_kinesis_records_without_consuming_them(fresh_stack):
+    from workshop import streams
+
+    s, outputs = fresh_stack
+    write_burst(s, outputs["TableName"], make_orders(3, start=8000))
+    wait_delivered(s, outputs, ["o008000", "o008001", "o008002"])
+    raw = streams.table_stream_records(10, s)
+    assert [r.event_name for r in raw] == ["INSERT"] * 3
+    assert streams.plain(raw[0].new_image)["quantity"] == 1
+    on_kinesis = streams.kinesis_records(10, s)
+    assert [k.partition_key for k in on_kinesis] == [r.orderid for r in raw]
+    assert on_kinesis[0].decoded().new_image == raw[0].new_image
+    event = streams.firehose_event(on_kinesis, s)
+    assert [r["data"] for r in event["records"]] == [k.base64_data for k in on_kinesis]
+    assert len(streams.table_stream_records(10, s)) == 3  # reading consumed nothing

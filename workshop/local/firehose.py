@@ -101,6 +101,32 @@ def load_handler(handler: str) -> Callable[[dict[str, Any], Any], Any]:
     return getattr(module, function_name)
 
 
+def transformation_event(chunk: list[Buffered], delivery_stream_arn: str, source_arn: str,
+                         region: str) -> tuple[dict[str, Any], list[str]]:
+    """A genuine Firehose transformation event for Kinesis records, and its recordIds."""
+    record_ids = [f"{item.sequence_number}{index:07d}" for index, item in enumerate(chunk)]
+    records = [{
+        "recordId": record_id,
+        "approximateArrivalTimestamp": item.arrival_ms,
+        "data": base64.b64encode(item.data).decode("ascii"),
+        "kinesisRecordMetadata": {
+            "sequenceNumber": item.sequence_number,
+            "subsequenceNumber": 0,
+            "partitionKey": item.partition_key,
+            "shardId": item.shard_id,
+            "approximateArrivalTimestamp": item.arrival_ms,
+        },
+    } for record_id, item in zip(record_ids, chunk, strict=True)]
+    event = {
+        "invocationId": str(uuid.uuid4()),
+        "deliveryStreamArn": delivery_stream_arn,
+        "sourceKinesisStreamArn": source_arn,
+        "region": region,
+        "records": records,
+    }
+    return event, record_ids
+
+
 class InvalidResponse(ValueError):
     """The transformer's answer breaks Firehose's contract; the whole invocation fails."""
 
@@ -281,36 +307,13 @@ class FirehoseHop:
             size += len(item.data)
         return chunks
 
-    def _event(self, chunk: list[Buffered]) -> tuple[dict[str, Any], list[str]]:
-        record_ids = [f"{item.sequence_number}{index:07d}" for index, item in enumerate(chunk)]
-        records = [{
-            "recordId": record_id,
-            "approximateArrivalTimestamp": item.arrival_ms,
-            "data": base64.b64encode(item.data).decode("ascii"),
-            "kinesisRecordMetadata": {
-                "sequenceNumber": item.sequence_number,
-                "subsequenceNumber": 0,
-                "partitionKey": item.partition_key,
-                "shardId": item.shard_id,
-                "approximateArrivalTimestamp": item.arrival_ms,
-            },
-        } for record_id, item in zip(record_ids, chunk, strict=True)]
-        event = {
-            "invocationId": str(uuid.uuid4()),
-            "deliveryStreamArn": self.arn,
-            "sourceKinesisStreamArn": self.source_arn,
-            "region": self.region,
-            "records": records,
-        }
-        return event, record_ids
-
     def _transform(self, chunk: list[Buffered], ok_lines: list[bytes],
                    errors: list[dict[str, Any]], outcome: Outcome) -> None:
         if self.processor is None:
             ok_lines.extend(item.data for item in chunk)
             outcome.delivered += len(chunk)
             return
-        event, record_ids = self._event(chunk)
+        event, record_ids = transformation_event(chunk, self.arn, self.source_arn, self.region)
         attempts = 0
         reason = ""
         code = "Lambda.FunctionError"
