@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workshop.config import Settings, client, settings
+from workshop.config import Settings, session, settings
 from workshop.local.checkpoint import Checkpoint
 from workshop.local.firehose import FirehoseHop
 from workshop.local.pipe import PipeHop
@@ -33,9 +33,17 @@ class Runtime:
         self.pipes: dict[str, PipeHop] = {}
         self.hoses: dict[str, FirehoseHop] = {}
         self.stopping = threading.Event()
+        self._clients: dict[str, Any] = {}
 
     def clients(self, service: str) -> Any:
-        return client(service, self.s)
+        """A client for the local AWS; request validation is skipped (the hops build valid
+        requests, and validating every PutRecords entry costs more than sending it)."""
+        if service not in self._clients:
+            config = Config(parameter_validation=False, max_pool_connections=10,
+                            retries={"max_attempts": 2, "mode": "standard"})
+            self._clients[service] = session(self.s).client(
+                service, endpoint_url=self.s.endpoint_url, config=config)
+        return self._clients[service]
 
     def _checkpoint(self, kind: str, name: str) -> Checkpoint:
         return Checkpoint(self.s.local_dir / "checkpoints", f"{kind}-{name}")
@@ -71,9 +79,18 @@ class Runtime:
 
     def step(self) -> int:
         """Run every hop once; return how many records moved."""
+        return self.step_pipes() + self.step_hoses()
+
+    def step_pipes(self) -> int:
+        """Run every pipe once; return how many stream records went to Kinesis."""
         moved = 0
         for name, pipe in list(self.pipes.items()):
             moved += self._guard("pipe", name, pipe.poll) or 0
+        return moved
+
+    def step_hoses(self) -> int:
+        """Run every delivery stream once; return how many records it delivered or failed."""
+        moved = 0
         for name, hose in list(self.hoses.items()):
             outcome = self._guard("firehose", name, hose.poll)
             if outcome is not None and outcome.keys:
@@ -97,18 +114,26 @@ class Runtime:
             log.warning("%s %s: %s", kind, name, error)
         return None
 
-    def run(self) -> None:
-        """Loop until stopped, discovering new resources about once a second."""
-        next_discovery = 0.0
+    def _loop(self, step: Any) -> None:
         while not self.stopping.is_set():
-            if time.monotonic() >= next_discovery:
-                try:
-                    self.discover()
-                except (ClientError, BotoCoreError) as error:
-                    log.warning("discovery failed: %s", error)
-                next_discovery = time.monotonic() + DISCOVER_SECONDS
-            if not self.step():
+            if not step():
                 self.stopping.wait(POLL_SECONDS)
+
+    def run(self) -> None:
+        """Run pipes and delivery streams in two threads (their waits on the server overlap),
+        discovering new resources about once a second, until stopped."""
+        workers = [threading.Thread(target=self._loop, args=(step,), daemon=True)
+                   for step in (self.step_pipes, self.step_hoses)]
+        for worker in workers:
+            worker.start()
+        while not self.stopping.is_set():
+            try:
+                self.discover()
+            except (ClientError, BotoCoreError) as error:
+                log.warning("discovery failed: %s", error)
+            self.stopping.wait(DISCOVER_SECONDS)
+        for worker in workers:
+            worker.join()
 
 
 def main() -> None:

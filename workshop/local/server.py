@@ -15,7 +15,7 @@ import threading
 
 from moto.server import ThreadedMotoServer
 
-from workshop.local import models
+from workshop.local import fastpaths, models
 
 log = logging.getLogger("workshop.local.server")
 
@@ -43,13 +43,14 @@ def free_port() -> int:
 
 
 def start_server(port: int) -> ThreadedMotoServer:
-    """Start moto on 127.0.0.1:port in this process, with the local CloudFormation models."""
+    """Start moto on 127.0.0.1:port in this process, with the local models and fast paths."""
     if not port_is_free(port):
         raise PortInUse(
             f"Port {port} on 127.0.0.1 is already in use. Stop what uses it, or choose another "
             f"port: WORKSHOP_LOCAL_PORT={port + 1} workshop local start"
         )
     models.register()
+    fastpaths.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
