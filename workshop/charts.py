@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
 
 
 class ChartError(ValueError):
@@ -40,17 +41,22 @@ def units_per_product(frame: pd.DataFrame, title: str = "Units sold per product"
 
 
 def revenue_per_minute(frame: pd.DataFrame, title: str = "Revenue per minute") -> Figure:
-    """Revenue over time, one point per minute, in UTC."""
+    """One bar per minute (UTC), labelled HH:MM, heights in dollars: readable for one minute
+    of burst or for an hour of trickle."""
     _require(frame, ("minute", "revenue"), "revenue_per_minute")
     data = frame.assign(minute=pd.to_datetime(frame["minute"], utc=True)).sort_values("minute")
     fig = Figure(figsize=(7, 3.6), layout="constrained")
     ax = fig.subplots()
-    ax.plot(data["minute"], data["revenue"], marker="o", color="#32CD32")
+    labels = data["minute"].dt.strftime("%H:%M")
+    bars = ax.bar(labels, data["revenue"].astype(float), color="#32CD32")
+    if len(data) <= 12:
+        ax.bar_label(bars, labels=[f"${v:,.0f}" for v in data["revenue"]], padding=3)
     ax.set_title(title)
     ax.set_xlabel("minute (UTC)")
     ax.set_ylabel("revenue ($)")
-    ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
+    ax.yaxis.set_major_formatter(StrMethodFormatter("${x:,.0f}"))
+    ax.margins(y=0.15)
+    ax.tick_params(axis="x", labelrotation=45 if len(data) > 12 else 0)
     return fig
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from botocore.exceptions import EndpointConnectionError
 
@@ -49,6 +50,43 @@ def _outputs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from workshop import generator
+
+    generator.generate(  # logs its own report, with timestamps
+        args.count, seed=args.seed, burst=args.burst, rate=args.rate,
+        interval=args.interval, update=args.update, delete=args.delete,
+        progress=not args.quiet)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from workshop import athena
+
+    frame = athena.run(args.sql) if args.sql in athena.QUERIES else athena.query(args.sql)
+    with pd.option_context("display.max_rows", args.max_rows, "display.width", 160):
+        print(frame.to_string(index=False, max_rows=args.max_rows))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from workshop import demo
+
+    result = demo.run(count=args.count, seed=args.seed, timeout=args.timeout,
+                      output_dir=args.output)
+    print(f"\nDemo finished in {result.seconds:.0f} s.")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from workshop.doctor import diagnose
+
+    print(diagnose())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each subcommand names the helper it calls."""
     parser = argparse.ArgumentParser(
@@ -72,6 +110,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     outputs = sub.add_parser("outputs", help="print the stack's Outputs as JSON")
     outputs.set_defaults(func=_outputs)
+
+    generate = sub.add_parser("generate", help="write gadget orders into OrderTable")
+    generate.add_argument("--count", type=int, default=None,
+                          help="how many orders (default: one every --interval s until Ctrl+C)")
+    pace = generate.add_mutually_exclusive_group()
+    pace.add_argument("--interval", type=float, default=3.0, help="seconds between orders")
+    pace.add_argument("--rate", type=float, default=None, help="orders per second")
+    pace.add_argument("--burst", action="store_true", help="as fast as batch writes allow")
+    generate.add_argument("--seed", default=None, help="the same seed gives the same orders")
+    generate.add_argument("--update", type=int, default=0, metavar="N",
+                          help="then update N of the orders (MODIFY events)")
+    generate.add_argument("--delete", type=int, default=0, metavar="N",
+                          help="then delete N of the orders (REMOVE events)")
+    generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    generate.set_defaults(func=_generate)
+
+    query = sub.add_parser("query", help="run Athena SQL (or a workshop query by name)")
+    query.add_argument("sql", help="SQL text, or one of: units_per_product_today, "
+                       "revenue_per_product, orders_per_minute, latest_state_per_order, ...")
+    query.add_argument("--max-rows", type=int, default=50)
+    query.set_defaults(func=_query)
+
+    demo = sub.add_parser("demo", help="the whole pipeline locally, end to end (make demo)")
+    demo.add_argument("--count", type=int, default=2000, help="orders to generate")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--timeout", type=float, default=180.0,
+                      help="seconds to wait for every order to reach S3")
+    demo.add_argument("--output", type=Path, default=Path("output/demo"),
+                      help="folder for the chart PNGs (default output/demo)")
+    demo.set_defaults(func=_demo)
+
+    doctor = sub.add_parser("doctor", help="count the data at each stage; name where it stops")
+    doctor.set_defaults(func=_doctor)
     return parser
 
 
@@ -80,11 +151,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handled: tuple[type[BaseException], ...] = (config.ConfigError, config.LocalModeViolation)
     try:
+        from workshop.athena import QueryError
+        from workshop.demo import DemoError
+        from workshop.generator import GeneratorError
         from workshop.local.process import LocalAWSError
         from workshop.local.server import PortInUse
         from workshop.stack import StackError
 
-        handled = (*handled, LocalAWSError, PortInUse, StackError)
+        handled = (*handled, LocalAWSError, PortInUse, StackError, GeneratorError, QueryError,
+                   DemoError)
         return args.func(args)
     except handled as error:
         print(f"workshop {args.command}: {error}", file=sys.stderr)
