@@ -180,7 +180,7 @@ def test_a_wrong_transformer_response_is_retried_then_kept_in_the_error_output(f
         description = config.client("firehose", s).describe_delivery_stream(
             DeliveryStreamName=outputs["DeliveryStreamName"])["DeliveryStreamDescription"]
         checkpoints = Checkpoint(s.local_dir / "checkpoints-test", "wrong-response")
-        hop = FirehoseHop(description, lambda name: config.client(name, s), checkpoints, s.region)
+        hop = FirehoseHop(description, s, checkpoints)
         calls = []
 
         def drops_a_record_id(event, context):
@@ -193,8 +193,7 @@ def test_a_wrong_transformer_response_is_retried_then_kept_in_the_error_output(f
         # The pipe hop is stopped too, so move the stream records into Kinesis by hand.
         from workshop.local.pipe import PipeHop
         pipe = config.client("pipes", s).describe_pipe(Name=outputs["PipeName"])
-        PipeHop(pipe, lambda name: config.client(name, s),
-                Checkpoint(s.local_dir / "checkpoints-test", "pipe"), s.region).poll()
+        PipeHop(pipe, s, Checkpoint(s.local_dir / "checkpoints-test", "pipe")).poll()
         wait_for(hop.read, 10, "records in Kinesis")
         outcome = hop.flush()
     finally:

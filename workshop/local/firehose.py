@@ -32,8 +32,9 @@ from datetime import UTC, datetime
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from workshop.config import LAMBDA_DIR
+from workshop.config import LAMBDA_DIR, Settings, client
 from workshop.local.checkpoint import Checkpoint
+from workshop.local.wire import WireClient
 
 log = logging.getLogger("workshop.local.firehose")
 MB = 1024 * 1024
@@ -159,8 +160,7 @@ def validate_response(response: Any, record_ids: list[str]) -> list[dict[str, An
 class FirehoseHop:
     """Delivers one delivery stream's Kinesis records to S3 through its Lambda processor."""
 
-    def __init__(self, description: dict[str, Any], clients: Any, checkpoint: Checkpoint,
-                 region: str) -> None:
+    def __init__(self, description: dict[str, Any], s: Settings, checkpoint: Checkpoint) -> None:
         self.name = description["DeliveryStreamName"]
         self.arn = description["DeliveryStreamARN"]
         self.version = description.get("VersionId", "1")
@@ -180,11 +180,12 @@ class FirehoseHop:
             hints.get("IntervalInSeconds", 300))
         self.s3_size = float(hints.get("SizeInMBs", 5)) * MB
         self.processor = self._processor(destination, override)
-        self.kinesis = clients("kinesis")
-        self.s3 = clients("s3")
-        self.lambda_client = clients("lambda")
+        self.kinesis = client("kinesis", s)
+        self.kinesis_wire = WireClient(s, "kinesis")
+        self.s3 = client("s3", s)
+        self.lambda_client = client("lambda", s)
         self.checkpoint = checkpoint
-        self.region = region
+        self.region = s.region
         self.iterators: dict[str, str | None] = {}
         self.buffer: list[Buffered] = []
         self.buffer_bytes = 0
@@ -232,13 +233,14 @@ class FirehoseHop:
             iterator = self._iterator(shard_id)
             if iterator is None:
                 continue
-            response = self.kinesis.get_records(ShardIterator=iterator, Limit=10000)
+            response = self.kinesis_wire.call(
+                "GetRecords", {"ShardIterator": iterator, "Limit": 10000})
             for record in response.get("Records", []):
-                arrival = record["ApproximateArrivalTimestamp"]
+                data = base64.b64decode(record["Data"])
                 self.buffer.append(Buffered(
-                    shard_id, record["SequenceNumber"], record["PartitionKey"], record["Data"],
-                    int(arrival.timestamp() * 1000)))
-                self.buffer_bytes += len(record["Data"])
+                    shard_id, record["SequenceNumber"], record["PartitionKey"], data,
+                    int(record["ApproximateArrivalTimestamp"] * 1000)))
+                self.buffer_bytes += len(data)
                 count += 1
             self.iterators[shard_id] = response.get("NextShardIterator")
         return count

@@ -16,7 +16,9 @@ import time
 from datetime import datetime
 from typing import Any
 
+from workshop.config import Settings, client
 from workshop.local.checkpoint import Checkpoint
+from workshop.local.wire import WireClient
 
 log = logging.getLogger("workshop.local.pipe")
 PUT_RECORDS_MAX = 500  # Kinesis PutRecords limit per call
@@ -57,8 +59,7 @@ def to_wire(value: Any) -> Any:
 class PipeHop:
     """Moves one pipe's stream records into its Kinesis target."""
 
-    def __init__(self, pipe: dict[str, Any], clients: Any, checkpoints: Checkpoint,
-                 region: str) -> None:
+    def __init__(self, pipe: dict[str, Any], s: Settings, checkpoints: Checkpoint) -> None:
         self.name = pipe["Name"]
         self.source = pipe["Source"]
         self.target = pipe["Target"]
@@ -74,10 +75,11 @@ class PipeHop:
         self.target_name = self.target.split("/")[-1]  # moto resolves streams best by name
         self.starting_position = source_params.get("StartingPosition", "TRIM_HORIZON")
         self.batch_size = min(int(source_params.get("BatchSize", 100)), PUT_RECORDS_MAX)
-        self.streams = clients("dynamodbstreams")
-        self.kinesis = clients("kinesis")
+        self.streams = client("dynamodbstreams", s)
+        self.streams_wire = WireClient(s, "dynamodbstreams")
+        self.kinesis_wire = WireClient(s, "kinesis")
         self.checkpoint = checkpoints
-        self.region = region
+        self.region = s.region
         self.iterators: dict[str, str | None] = {}
         self.moved = 0
 
@@ -101,7 +103,8 @@ class PipeHop:
             iterator = self._iterator(shard_id)
             if iterator is None:
                 continue  # a closed shard, read to its end
-            response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+            response = self.streams_wire.call("GetRecords",
+                                              {"ShardIterator": iterator, "Limit": 1000})
             records = response.get("Records", [])
             if records:
                 self._deliver(records)
@@ -113,13 +116,13 @@ class PipeHop:
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         entries = []
-        for record in records:
-            wire = to_wire(record)
-            wire["awsRegion"] = self.region  # moto writes us-east-1 whatever the region
-            wire.setdefault("eventSourceARN", self.source)
+        for record in records:  # already the stream's JSON: it goes on as it came
+            record["awsRegion"] = self.region  # moto writes us-east-1 whatever the region
+            record.setdefault("eventSourceARN", self.source)
+            data = json.dumps(record, separators=(",", ":")).encode()
             entries.append({
-                "Data": json.dumps(wire, separators=(",", ":")).encode(),
-                "PartitionKey": partition_key(wire, self.partition_key_path),
+                "Data": base64.b64encode(data).decode("ascii"),
+                "PartitionKey": partition_key(record, self.partition_key_path),
             })
         for start in range(0, len(entries), self.batch_size):
             self._put(entries[start:start + self.batch_size])
@@ -128,7 +131,8 @@ class PipeHop:
         """PutRecords, retrying the rejected entries (in their order) with backoff."""
         delay = 0.05
         while entries:
-            response = self.kinesis.put_records(StreamName=self.target_name, Records=entries)
+            response = self.kinesis_wire.call(
+                "PutRecords", {"StreamName": self.target_name, "Records": entries})
             if not response.get("FailedRecordCount"):
                 return
             entries = [entry for entry, result in zip(entries, response["Records"], strict=True)

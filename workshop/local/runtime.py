@@ -12,13 +12,13 @@ import signal
 import threading
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workshop.config import Settings, session, settings
+from workshop.config import Settings, client, settings
 from workshop.local.checkpoint import Checkpoint
 from workshop.local.firehose import FirehoseHop
 from workshop.local.pipe import PipeHop
+from workshop.local.wire import WireError
 
 log = logging.getLogger("workshop.local.runtime")
 POLL_SECONDS = 0.1
@@ -33,17 +33,9 @@ class Runtime:
         self.pipes: dict[str, PipeHop] = {}
         self.hoses: dict[str, FirehoseHop] = {}
         self.stopping = threading.Event()
-        self._clients: dict[str, Any] = {}
 
     def clients(self, service: str) -> Any:
-        """A client for the local AWS; request validation is skipped (the hops build valid
-        requests, and validating every PutRecords entry costs more than sending it)."""
-        if service not in self._clients:
-            config = Config(parameter_validation=False, max_pool_connections=10,
-                            retries={"max_attempts": 2, "mode": "standard"})
-            self._clients[service] = session(self.s).client(
-                service, endpoint_url=self.s.endpoint_url, config=config)
-        return self._clients[service]
+        return client(service, self.s)
 
     def _checkpoint(self, kind: str, name: str) -> Checkpoint:
         return Checkpoint(self.s.local_dir / "checkpoints", f"{kind}-{name}")
@@ -58,8 +50,7 @@ class Runtime:
             description = pipes.describe_pipe(Name=name)
             if description.get("DesiredState", "RUNNING") != "RUNNING":
                 continue
-            self.pipes[name] = PipeHop(description, self.clients,
-                                       self._checkpoint("pipe", name), self.s.region)
+            self.pipes[name] = PipeHop(description, self.s, self._checkpoint("pipe", name))
             log.info("pipe %s: moving %s -> %s", name, description["Source"],
                      description["Target"])
         firehose = self.clients("firehose")
@@ -71,8 +62,7 @@ class Runtime:
                 DeliveryStreamName=name)["DeliveryStreamDescription"]
             if description.get("DeliveryStreamType") != "KinesisStreamAsSource":
                 continue
-            hop = FirehoseHop(description, self.clients, self._checkpoint("firehose", name),
-                              self.s.region)
+            hop = FirehoseHop(description, self.s, self._checkpoint("firehose", name))
             self.hoses[name] = hop
             log.info("firehose %s: %s -> s3://%s/%s (buffer %.1f s)", name, hop.source_arn,
                      hop.bucket, hop.prefix, hop.s3_interval)
@@ -104,8 +94,9 @@ class Runtime:
         """Run one hop step; a resource deleted under it is dropped, other errors are logged."""
         try:
             return action()
-        except ClientError as error:
-            if error.response["Error"]["Code"] in ("ResourceNotFoundException", "NoSuchBucket"):
+        except (ClientError, WireError) as error:
+            code = error.code if isinstance(error, WireError) else error.response["Error"]["Code"]
+            if code in ("ResourceNotFoundException", "NoSuchBucket"):
                 log.info("%s %s: its resources are gone (%s); stopping it", kind, name, error)
                 (self.pipes if kind == "pipe" else self.hoses).pop(name, None)
             else:
