@@ -5,7 +5,8 @@ template, then in one process:
   baseline: batch-writes N orders into a bare DynamoDB table (the write ceiling of the server);
   pipeline: batch-writes N orders into OrderTable and waits until every one is in S3.
 Prints orders/s for both and their ratio, p50/p95/max latency from an order's write to the moment
-its S3 object was first seen (polled every 0.1 s), and the local AWS processes' resident memory.
+its S3 object was first seen (polled every 0.1 s) for the burst and for a steady 200 orders/s,
+and the local AWS processes' resident memory.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--orders 10000] [--memory-orders 100000]
 """
@@ -17,6 +18,7 @@ import json
 import os
 import statistics
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,7 +27,7 @@ from pathlib import Path
 from workshop import config, stack
 from workshop.local import process
 from workshop.local.server import free_port
-from workshop.reconcile import ORDERS_PREFIX
+from workshop.reconcile import ORDERS_PREFIX, object_keys
 
 PRODUCTS = ["Laptop", "Phone", "Tablet", "Headphones", "Charger", "Smartwatch"]
 
@@ -35,12 +37,17 @@ def orders(count: int, start: int) -> list[dict]:
              "price": Decimal(f"{10.99 + n % 989:.2f}")} for n in range(start, start + count)]
 
 
-def write(s: config.Settings, table: str, items: list[dict]) -> dict[str, float]:
-    """Batch-write items, stamping each with the time it was written; return id -> epoch."""
+def write(s: config.Settings, table: str, items: list[dict], rate: float | None = None,
+          written: dict[str, float] | None = None) -> dict[str, float]:
+    """Batch-write items (at most `rate` per second when given), stamping each with the time it
+    was written into `written` (id -> epoch) as it goes, so a reader can watch concurrently."""
     ddb = config.session(s).resource("dynamodb", endpoint_url=s.endpoint_url)
-    written: dict[str, float] = {}
+    written = {} if written is None else written
+    started = time.time()
     with ddb.Table(table).batch_writer() as batch:
-        for item in items:
+        for index, item in enumerate(items):
+            if rate:
+                time.sleep(max(0.0, started + index / rate - time.time()))
             now = time.time()
             iso = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
             batch.put_item(Item={**item, "placed_at": iso})
@@ -62,14 +69,18 @@ def baseline(s: config.Settings, count: int) -> float:
 
 
 def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
-            timeout: float) -> tuple[float, list[float]]:
+            timeout: float, rate: float | None = None) -> tuple[float, list[float]]:
     """Write `count` orders and poll S3 until all arrived; return orders/s and latencies."""
     s3 = config.client("s3", s)
     bucket = outputs["BucketName"]
-    seen_keys: set[str] = set()
+    seen_keys = set(object_keys(bucket, ORDERS_PREFIX, s))  # earlier rounds' objects
     arrival: dict[str, float] = {}
     started = time.perf_counter()
-    written = write(s, outputs["TableName"], orders(count, start))
+    written: dict[str, float] = {}
+    items = orders(count, start)
+    wanted = {item["orderid"] for item in items}
+    writer = threading.Thread(target=write, args=(s, outputs["TableName"], items, rate, written))
+    writer.start()  # S3 is watched while the orders are written, so latency is not inflated
     deadline = time.monotonic() + timeout
     while len(arrival) < count and time.monotonic() < deadline:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ORDERS_PREFIX)
@@ -79,11 +90,12 @@ def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
             seen_keys.add(key)
             for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines():
                 orderid = json.loads(line)["orderid"]
-                if orderid in written:
+                if orderid in wanted:
                     arrival.setdefault(orderid, now)
         if len(arrival) < count:
             time.sleep(0.1)
     elapsed = time.perf_counter() - started
+    writer.join()
     if len(arrival) < count:
         raise SystemExit(f"only {len(arrival)} of {count} orders arrived within {timeout} s")
     return count / elapsed, [arrival[o] - written[o] for o in written]
@@ -116,12 +128,16 @@ def main() -> None:
         print(f"orders: {args.orders}")
         print(f"baseline  batch writes only: {base:8.0f} orders/s")
         print(f"pipeline  write -> S3:       {rate:8.0f} orders/s  ({rate / base:.2f}x baseline)")
-        print(f"latency write -> S3 object: p50 {q[49]:.2f} s  p95 {q[94]:.2f} s  "
+        print(f"latency write -> S3 object (burst): p50 {q[49]:.2f} s  p95 {q[94]:.2f} s  "
               f"max {max(latencies):.2f} s")
+        _, paced = deliver(s, outputs, 2000, args.orders, timeout=600, rate=200)
+        q = statistics.quantiles(paced, n=100)
+        print(f"latency at a steady 200 orders/s (2000 orders): p50 {q[49]:.2f} s  "
+              f"p95 {q[94]:.2f} s  max {max(paced):.2f} s")
         running = process.status(s).running
         print("resident memory: " + ", ".join(
             f"{name} {rss_mb(pid):.0f} MB" for name, pid in running.items()))
-        done = args.orders
+        done = args.orders + 2000
         while done < args.memory_orders:
             batch = min(10_000, args.memory_orders - done)
             deliver(s, outputs, batch, done, timeout=600)
