@@ -86,3 +86,15 @@ def test_kinesis_records_read_fast_are_moto_records(endpoint):
     theirs, ours = read_both_ways(read)
     assert [len(records) for records, _ in ours] == [10, 10, 5]
     assert ours == theirs
+
+
+def test_the_cached_module_list_is_moto_s_own_list():
+    from moto import backends
+
+    theirs = list(backends.list_of_moto_modules())
+    fastpaths.apply()
+    try:
+        assert list(backends.list_of_moto_modules()) == theirs
+        assert "dynamodbstreams" in theirs and "kinesis" in theirs
+    finally:
+        fastpaths.remove()

@@ -245,3 +245,16 @@ def test_the_notebooks_can_read_stream_and_kinesis_records_without_consuming_the
     event = streams.firehose_event(on_kinesis, s)
     assert [r["data"] for r in event["records"]] == [k.base64_data for k in on_kinesis]
     assert len(streams.table_stream_records(10, s)) == 3  # reading consumed nothing
+
+
+def test_a_runtime_whose_server_is_gone_stops_by_itself(tmp_path, monkeypatch):
+    from workshop.local import runtime
+    from workshop.local.server import free_port
+
+    monkeypatch.setattr(runtime, "SERVER_GONE_SECONDS", 0.5)
+    monkeypatch.setattr(runtime, "DISCOVER_SECONDS", 0.1)
+    s = config.Settings(local_port=free_port(), state_dir=tmp_path)
+    orphan = runtime.Runtime(s)
+    started = time.monotonic()
+    orphan.run()  # returns instead of polling a dead port forever
+    assert time.monotonic() - started < 30

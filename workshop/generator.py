@@ -259,6 +259,12 @@ def _pace(rate: float | None, interval: float | None) -> float:
     return interval
 
 
+def _console_loggers() -> list[logging.Logger]:
+    """The loggers printing to the console, whose lines must not break the progress bar."""
+    return [logger for logger in (logging.getLogger(), log)
+            if any(type(h) is logging.StreamHandler for h in logger.handlers)]
+
+
 def write_orders(
     orders: Iterable[dict[str, Any]],
     table: str | None = None,
@@ -284,7 +290,7 @@ def write_orders(
     bar = tqdm(total=total, unit="order", desc=f"Writing to {table}",
                disable=not progress or total is None)
     try:
-        with logging_redirect_tqdm(loggers=[log]):
+        with logging_redirect_tqdm(loggers=_console_loggers()):
             if burst:
                 _write_burst(orders, report, bar, deadline)
             else:

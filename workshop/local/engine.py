@@ -3,16 +3,17 @@
 moto stores the Glue tables the template declares but its Athena answers every query with an
 empty success. This engine reads each table's definition from Glue (columns, types, partition
 keys, location), mirrors the table's objects from S3 into a cache on disk (each object is
-fetched once, later queries fetch only new keys), and runs the query on DuckDB after sqlglot
-has translated it from Athena's dialect, with the table schema at hand so that `5/2` stays 2.
+fetched once; later queries fetch only new keys), loads their rows into an in-memory DuckDB
+table (again only the new objects), and runs the query there after sqlglot has translated it
+from Athena's dialect, with the table schema at hand so that `5/2` stays 2.
 
 It refuses what it cannot run faithfully, never answering with wrong rows: a function sqlglot
 cannot translate raises `UnsupportedQuery` naming it, and so does DDL such as
 `CREATE EXTERNAL TABLE`, because locally the tables come from Glue, through the template.
 
-Measured on 2,000 objects from the local S3 (benchmarks/bench_query.py): an on-disk cache
-fetched once beats handing DuckDB pyathena's fsspec filesystem, which reads every object over
-HTTP again on every query; fetching costs a few ms per object, all in moto's request handling.
+Why a cache and not DuckDB reading the local S3 through pyathena's fsspec filesystem: measured
+on 2,000 objects (benchmarks/bench_query.py), fsspec fetched every object again on each query
+(tens of seconds here, moto spends milliseconds per request); the cache fetches each object once.
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ GLUE_TO_DUCKDB = {
     "smallint": "SMALLINT", "tinyint": "TINYINT", "double": "DOUBLE", "float": "FLOAT",
     "boolean": "BOOLEAN", "timestamp": "TIMESTAMP", "date": "DATE",
 }
-LOCAL_DDL = re.compile(
-    r"^\s*(MSCK\s+REPAIR\s+TABLE|CREATE\s+(EXTERNAL\s+)?TABLE|ALTER\s+TABLE\s+\S+\s+"
-    r"(ADD|DROP)\s+PARTITION)", re.IGNORECASE)
+LOCAL_DDL = re.compile(  # after any leading comments
+    r"^(\s|--[^\n]*(\n|$)|/\*.*?\*/)*(MSCK\s+REPAIR\s+TABLE|CREATE\s+(EXTERNAL\s+)?TABLE|"
+    r"ALTER\s+TABLE\s+\S+\s+(ADD|DROP)\s+PARTITION)", re.IGNORECASE | re.DOTALL)
 DDL_MESSAGE = (
     "Locally the tables come from Glue, created by the stack from cloudformation/pipeline.yaml, "
     "and partitions are read from the S3 keys: there is nothing to create or repair. Query the "
@@ -63,6 +64,7 @@ FUNCTION_HINTS = {
     "format_datetime": "use date_format(ts, '%Y-%m-%d %H:%i') (MySQL-style pattern) instead",
     "to_iso8601": "use date_format(ts, '%Y-%m-%dT%H:%i:%sZ') instead",
 }
+ROWS_SCHEMA = '"_loaded_rows"'  # DuckDB schema of the loaded tables; views name them as Glue does
 MISSING_FUNCTION = re.compile(r'Function with name "?([\w.]+)"? does not exist', re.IGNORECASE)
 
 
@@ -216,8 +218,8 @@ class ObjectCache:
         os.replace(partial, target)  # atomic: a reader never sees half an object
         return len(body)
 
-    def sync(self, table: GlueTable) -> tuple[list[Path], FetchStats]:
-        """Fetch the table's objects not cached yet; return every cached path, by key."""
+    def sync(self, table: GlueTable) -> tuple[dict[str, int], FetchStats]:
+        """Fetch the table's objects not cached yet; return {key: size} of all of them."""
         started = time.perf_counter()
         objects = sorted(self.list(table))
         missing = []
@@ -233,7 +235,7 @@ class ObjectCache:
         stats = FetchStats(listed=len(objects), fetched=len(missing),
                            cached=len(objects) - len(missing), bytes_fetched=fetched,
                            seconds=time.perf_counter() - started)
-        return [self.path(table.bucket, key) for key, _ in objects], stats
+        return dict(objects), stats
 
 
 def _quote(name: str) -> str:
@@ -248,22 +250,38 @@ def _struct(pairs: Iterable[tuple[str, str]]) -> str:
     return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in pairs) + "}"
 
 
+@dataclass
+class _Loaded:
+    """A Glue table as loaded into DuckDB: its definition and the objects its rows came from."""
+
+    table: GlueTable
+    files: dict[str, tuple[int, int]]  # S3 key -> (size, file id stored with each row)
+    next_id: int = 0
+
+
 class LocalAthena:
-    """Athena on this machine for one Glue database: Glue tables, local S3, DuckDB."""
+    """Athena on this machine for one Glue database: Glue tables, local S3, DuckDB.
+
+    Each table is loaded into an in-memory DuckDB table, object by object: a query reads only
+    the objects that arrived since the last one (and drops the rows of deleted objects), so a
+    notebook querying a growing table pays for the new data only.
+    """
 
     def __init__(self, database: str, s: Settings | None = None) -> None:
         self.settings = s or settings()
         self.database = database.lower()
         self.cache = ObjectCache(self.settings.state_dir / "query-cache", self.settings)
         self.last_fetch = FetchStats()
-        self._spellings: dict[tuple[Path, int], tuple[str, ...]] = {}
+        self._loaded: dict[str, _Loaded] = {}
+        self._translations: dict[tuple[str, frozenset[GlueTable]], tuple[list[str], str]] = {}
         self._lock = threading.Lock()
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone='UTC'")  # Athena works in UTC; a laptop may not
         self._con.execute(f"CREATE SCHEMA {_quote(self.database)}")
+        self._con.execute(f"CREATE SCHEMA {ROWS_SCHEMA}")
 
     def close(self) -> None:
-        """Release the DuckDB connection."""
+        """Release the DuckDB connection (and the memory of the loaded tables)."""
         self._con.close()
 
     def tables(self) -> dict[str, GlueTable]:
@@ -285,69 +303,87 @@ class LocalAthena:
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run one Athena SQL statement locally and return its rows as a DataFrame."""
-        statement = parse(sql)
         tables = self.tables()
-        used = referenced_tables(statement, self.database, tables)
-        duck_sql = to_duckdb(statement, self.database, tables)
+        used, duck_sql = self._translate(sql, tables)
         with self._lock:
             self.last_fetch = FetchStats()
             for name in used:
-                self._attach(tables[name])
+                self._refresh(tables[name])
             return self._run(duck_sql)
 
     def transpile(self, sql: str) -> str:
         """The DuckDB SQL this engine would run for an Athena statement (to see the translation)."""
         return to_duckdb(parse(sql), self.database, self.tables(), pretty=True)
 
-    def _attach(self, table: GlueTable) -> None:
-        """Bring the table's objects up to date and (re)create its view over them."""
-        paths, stats = self.cache.sync(table)
+    def _translate(self, sql: str, tables: dict[str, GlueTable]) -> tuple[list[str], str]:
+        """(tables read, DuckDB SQL) for a statement; remembered, as notebooks repeat queries."""
+        memo = (sql, frozenset(tables.values()))
+        if memo not in self._translations:
+            statement = parse(sql)
+            used = referenced_tables(statement, self.database, tables)
+            if len(self._translations) > 256:
+                self._translations.clear()
+            self._translations[memo] = (used, to_duckdb(statement, self.database, tables))
+        return self._translations[memo]
+
+    def _refresh(self, table: GlueTable) -> None:
+        """Fetch the table's new objects, load their rows, drop the rows of deleted objects."""
+        objects, stats = self.cache.sync(table)
         self.last_fetch.add(stats)
-        log.debug("%s: %s", table.name, stats)
-        view = f"{_quote(self.database)}.{_quote(table.name)}"
-        self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {self._select(table, paths)}")
+        loaded = self._loaded.get(table.name)
+        if loaded is None or loaded.table != table:
+            loaded = self._create(table)
+        stale = [key for key, (size, _) in loaded.files.items() if objects.get(key) != size]
+        new = [key for key, size in objects.items()
+               if key not in loaded.files or loaded.files[key][0] != size]
+        if not stale and not new:
+            return
+        ids = {key: loaded.next_id + n for n, key in enumerate(new)}
+        rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
+        try:
+            self._con.execute("BEGIN TRANSACTION")
+            if stale:
+                gone = ", ".join(str(loaded.files[key][1]) for key in stale)
+                self._con.execute(f"DELETE FROM {rows} WHERE _file IN ({gone})")
+            if new:
+                self._insert(table, rows, {self.cache.path(table.bucket, k): i
+                                           for k, i in ids.items()})
+            self._con.execute("COMMIT")
+        except duckdb.Error as error:
+            self._con.execute("ROLLBACK")
+            raise _duckdb_error(error, f"loading {len(new)} objects of {table.name}") from error
+        for key in stale:
+            del loaded.files[key]
+        loaded.files.update({key: (objects[key], ids[key]) for key in new})
+        loaded.next_id += len(new)
+        log.debug("%s: %s; %d objects loaded, %d dropped", table.name, stats, len(new), len(stale))
 
-    def _select(self, table: GlueTable, paths: list[Path]) -> str:
-        """A SELECT over the table's cached objects, or an empty typed one when there are none."""
-        if not paths:
-            typed = ", ".join(f"CAST(NULL AS {t}) AS {_quote(c)}" for c, t in table.schema.items())
-            return f"SELECT {typed} WHERE false"
-        groups: dict[tuple[str, ...], list[str]] = {}
-        for path in paths:
-            groups.setdefault(self._key_spelling(table, path), []).append(str(path))
-        return " UNION ALL ".join(self._read(table, spelling, files)
-                                  for spelling, files in groups.items())
+    def _create(self, table: GlueTable) -> _Loaded:
+        """An empty DuckDB table for the Glue table's rows, and its view under the Glue name."""
+        rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
+        columns = ", ".join(f"{_quote(c)} {t}" for c, t in table.schema.items())
+        self._con.execute(f"CREATE OR REPLACE TABLE {rows} ({columns}, _file INTEGER)")
+        names = ", ".join(_quote(c) for c in table.schema)
+        self._con.execute(f"CREATE OR REPLACE VIEW {_quote(self.database)}."
+                          f"{_quote(table.name)} AS SELECT {names} FROM {rows}")
+        self._loaded[table.name] = _Loaded(table, {})
+        return self._loaded[table.name]
 
-    def _read(self, table: GlueTable, spelling: tuple[str, ...], files: list[str]) -> str:
-        """read_json over files whose JSON keys are spelled alike, with the Glue types."""
-        columns = _struct((key, t) for key, (_, t) in zip(spelling, table.columns, strict=True))
-        selected = [f"{_quote(key)} AS {_quote(name)}"
-                    for key, (name, _) in zip(spelling, table.columns, strict=True)]
-        selected += [_quote(name) for name, _ in table.partitions]
-        options = [f"[{', '.join(_literal(f) for f in files)}]",
-                   "format = 'newline_delimited'", f"columns = {columns}"]
-        if table.partitions:
-            options += ["hive_partitioning = true", f"hive_types = {_struct(table.partitions)}",
-                        "hive_types_autocast = false"]
-        return f"SELECT {', '.join(selected)} FROM read_json({', '.join(options)})"
-
-    def _key_spelling(self, table: GlueTable, path: Path) -> tuple[str, ...]:
-        """The JSON key of each column in this file (Athena's JSON SerDe ignores case)."""
-        memo = (path, path.stat().st_size)
-        if memo not in self._spellings:
-            mapped = dict(table.json_keys)
-            with path.open("rb") as handle:
-                first = handle.readline()
-            try:
-                record = json.loads(first or b"{}")
-            except ValueError:
-                record = {}  # DuckDB reports the bad line, with its file, when it reads it
-            keys = list(record) if isinstance(record, dict) else []
-            by_lower = {k.lower(): k for k in keys}
-            self._spellings[memo] = tuple(
-                mapped.get(name) or (name if name in keys else by_lower.get(name, name))
-                for name, _ in table.columns)
-        return self._spellings[memo]
+    def _insert(self, table: GlueTable, rows: str, files: dict[Path, int]) -> None:
+        """Load objects with read_json, the Glue types and Hive partitions, tagged by file id."""
+        groups: dict[tuple[str, ...], list[Path]] = {}
+        for path in files:
+            groups.setdefault(key_spelling(table, path), []).append(path)
+        for spelling, paths in groups.items():
+            ids = ", ".join(f"({_literal(str(p))}, {files[p]})" for p in paths)
+            self._con.execute(f"CREATE OR REPLACE TEMP TABLE _new_files AS "
+                              f"SELECT * FROM (VALUES {ids}) AS f(path, id)")
+            selected = [f"r.{_quote(key)}" for key in spelling]
+            selected += [f"r.{_quote(name)}" for name, _ in table.partitions]
+            self._con.execute(
+                f"INSERT INTO {rows} SELECT {', '.join(selected)}, f.id "
+                f"FROM {read_json(table, spelling, [str(p) for p in paths])} AS r "
+                f"JOIN _new_files AS f ON r.filename = f.path")
 
     def _run(self, duck_sql: str) -> pd.DataFrame:
         """Execute the DuckDB SQL, with Athena's result types and column names."""
@@ -363,6 +399,36 @@ class LocalAthena:
             raise _duckdb_error(error, duck_sql) from error
         # Athena names an unnamed column _col0, sqlglot's qualify names it _col_0.
         return frame.rename(columns=lambda c: re.sub(r"^_col_(\d+)$", r"_col\1", str(c)))
+
+
+def read_json(table: GlueTable, spelling: tuple[str, ...], files: list[str]) -> str:
+    """read_json over files whose JSON keys are spelled alike, typed as Glue declares."""
+    columns = _struct((key, t) for key, (_, t) in zip(spelling, table.columns, strict=True))
+    options = [f"[{', '.join(_literal(f) for f in files)}]", "format = 'newline_delimited'",
+               f"columns = {columns}", "filename = true"]
+    if table.partitions:
+        options += ["hive_partitioning = true", f"hive_types = {_struct(table.partitions)}",
+                    "hive_types_autocast = false"]
+    return f"read_json({', '.join(options)})"
+
+
+def key_spelling(table: GlueTable, path: Path) -> tuple[str, ...]:
+    """The JSON key of each column in this file: Athena's JSON SerDe ignores the key's case.
+
+    DuckDB's read_json matches keys exactly, so the first record tells how they are spelled
+    (Firehose's error records say attemptsMade where the Glue column is attemptsmade).
+    """
+    mapped = dict(table.json_keys)
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        record = json.loads(first or b"{}")
+    except ValueError:
+        record = {}  # DuckDB reports the bad line, with its file, when it reads it
+    keys = list(record) if isinstance(record, dict) else []
+    by_lower = {k.lower(): k for k in keys}
+    return tuple(mapped.get(name) or (name if name in keys else by_lower.get(name, name))
+                 for name, _ in table.columns)
 
 
 def parse(sql: str) -> exp.Expression:
@@ -408,7 +474,9 @@ def referenced_tables(statement: exp.Expression, database: str,
         name, db = table.name.lower(), table.db.lower()
         if not db and name in ctes:
             continue
-        if (db and db != database) or name not in tables:
+        catalog = table.catalog.lower()
+        if (catalog and catalog != "awsdatacatalog") or (db and db != database) or (
+                name not in tables):
             known = ", ".join(sorted(tables)) or "none yet"
             raise QueryError(
                 f"Table {table.sql(READ_DIALECT)} does not exist in Glue database {database} "
@@ -439,8 +507,11 @@ def to_duckdb(statement: exp.Expression, database: str, tables: dict[str, GlueTa
     if names:
         raise _unsupported_function(names[0])
     schema = {database: {name: t.schema for name, t in tables.items()}}
+    statement = statement.copy()
+    for table in statement.find_all(exp.Table):
+        table.set("catalog", None)  # AwsDataCatalog, Athena's name for Glue: one catalog here
     try:
-        tree = qualify(statement.copy(), dialect=READ_DIALECT, db=database, schema=schema)
+        tree = qualify(statement, dialect=READ_DIALECT, db=database, schema=schema)
         # Types let the DuckDB generator keep Trino semantics, e.g. integer division.
         tree = annotate_types(tree, schema=schema, dialect=READ_DIALECT)
     except OptimizeError as error:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from workshop.config import Settings, client, settings
 from workshop.local.checkpoint import Checkpoint
@@ -23,6 +24,7 @@ from workshop.local.wire import WireError
 log = logging.getLogger("workshop.local.runtime")
 POLL_SECONDS = 0.1
 DISCOVER_SECONDS = 1.0
+SERVER_GONE_SECONDS = 15
 
 
 class Runtime:
@@ -117,9 +119,17 @@ class Runtime:
                    for step in (self.step_pipes, self.step_hoses)]
         for worker in workers:
             worker.start()
+        unreachable_since: float | None = None
         while not self.stopping.is_set():
             try:
                 self.discover()
+                unreachable_since = None
+            except EndpointConnectionError:
+                # The server is gone (stopped, or killed with its test session): so are we.
+                unreachable_since = unreachable_since or time.monotonic()
+                if time.monotonic() - unreachable_since > SERVER_GONE_SECONDS:
+                    log.warning("local AWS unreachable for %d s: stopping", SERVER_GONE_SECONDS)
+                    self.stopping.set()
             except (ClientError, BotoCoreError) as error:
                 log.warning("discovery failed: %s", error)
             self.stopping.wait(DISCOVER_SECONDS)
