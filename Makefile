@@ -23,5 +23,9 @@ test: venv lint
 demo: venv
 	$(BIN)/workshop demo
 
+lab: venv
+	@if [ "$${WORKSHOP_TARGET:-local}" = local ]; then $(BIN)/workshop local start; fi
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
 clean:
 	rm -rf $(VENV) .workshop build *.egg-info
