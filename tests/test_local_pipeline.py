@@ -258,3 +258,20 @@ def test_a_runtime_whose_server_is_gone_stops_by_itself(tmp_path, monkeypatch):
     started = time.monotonic()
     orphan.run()  # returns instead of polling a dead port forever
     assert time.monotonic() - started < 30
+
+
+def test_a_stopped_process_waiting_for_another_parent_counts_as_gone():
+    from workshop.local.process import _gone
+
+    # A grandchild whose parent never collects it stays a zombie: stop must not wait on it.
+    parent = subprocess.Popen([sys.executable, "-c",
+                               "import subprocess, sys, time\n"
+                               "child = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+                               "print(child.pid, flush=True)\n"
+                               "time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        zombie = int(parent.stdout.readline())
+        wait_for(lambda: _gone(zombie), 10, "the exited grandchild to count as gone")
+    finally:
+        parent.kill()
+        parent.wait()

@@ -165,7 +165,16 @@ def _gone(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """True when pid has exited and only waits for a parent other than us to collect it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): kill(pid, 0) above is all we can know
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def _terminate(pid: int, timeout: float) -> None:
