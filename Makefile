@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint demo lab clean
+.PHONY: venv test lint security demo lab clean
 
 venv: $(STAMP)
 
@@ -17,7 +17,22 @@ $(STAMP): pyproject.toml
 lint: venv
 	$(BIN)/ruff check .
 
-test: venv lint
+# checkov pins boto3 and packaging to versions the workshop cannot use: it gets a venv of its own.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	touch $@
+
+# Zero failed checks; each skip is written next to its resource in the template, with its reason.
+security: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --file cloudformation/pipeline.yaml --framework cloudformation \
+		--skip-download --compact --quiet
+
+test: venv lint security
 	$(BIN)/python -m pytest
 
 demo: venv
@@ -28,4 +43,4 @@ lab: venv
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
 
 clean:
-	rm -rf $(VENV) .workshop build *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) .workshop build *.egg-info

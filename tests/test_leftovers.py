@@ -21,9 +21,9 @@ def test_a_deployed_stack_is_found_piece_by_piece(fresh_stack):
     assert f"Glue database: {outputs['GlueDatabaseName']}" in found
 
 
-def test_after_teardown_only_the_artifacts_bucket_is_left_and_can_go(fresh_stack):
+def test_after_the_stack_is_deleted_only_the_artifacts_bucket_is_left_and_can_go(fresh_stack):
     s, _ = fresh_stack
-    stack.teardown(s)
+    stack.delete_stack(s)
     assert leftovers.find(s) == [f"S3 bucket: {stack.artifacts_bucket_name(s)}"]
     assert leftovers.report(s).startswith(f"1 resource(s) named for '{s.prefix}' are left")
     assert leftovers.remove_artifacts_bucket(s) == (

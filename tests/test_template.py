@@ -350,3 +350,24 @@ def test_parameter_patterns_accept_only_what_aws_accepts(template, parameter, go
 def test_every_output_the_code_reads_is_there(template):
     assert [key for key in OUTPUT_KEYS if key not in template["Outputs"]] == []
     assert template["Outputs"]["Region"]["Value"] == {"Ref": "AWS::Region"}
+
+
+# checkov checks the template may skip (in make test), each for a reason written beside it.
+# IAM checks are not among them: least privilege is never waived.
+ALLOWED_CHECKOV_SKIPS = {"CKV_AWS_18", "CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117",
+                         "CKV_AWS_119", "CKV_AWS_158"}
+
+
+def checkov_skips(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, res in template["Resources"].items():
+        for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            yield logical_id, skip
+
+
+def test_every_checkov_skip_says_why_beside_its_resource(template):
+    skips = list(checkov_skips(template))
+    assert skips, "the template's checkov skips were not found where checkov reads them"
+    for logical_id, skip in skips:
+        assert skip["id"] in ALLOWED_CHECKOV_SKIPS, f"{logical_id} skips {skip['id']}"
+        assert len(skip.get("comment", "").split()) >= 8, (
+            f"{logical_id} skips {skip['id']} without a reason a reader can weigh")

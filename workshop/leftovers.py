@@ -76,7 +76,12 @@ def find(s: Settings | None = None) -> list[str]:
 def report(s: Settings | None = None) -> str:
     """A short text: nothing left, or the list of what is left."""
     s = s or settings()
-    left = find(s)
+    return summary(find(s), s)
+
+
+def summary(left: list[str], s: Settings | None = None) -> str:
+    """Say that nothing is left, or list what `find` found."""
+    s = s or settings()
     if not left:
         return f"Nothing named for {s.prefix!r} is left on the {s.target} target."
     return (f"{len(left)} resource(s) named for {s.prefix!r} are left on the {s.target} "

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
+import re
 import zipfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
+from botocore.parsers import ResponseParserError
 
 from workshop.config import LAMBDA_DIR, TEMPLATE_PATH, Settings, client, settings
+from workshop.cost import Estimate, estimate
 
 
 class StackError(RuntimeError):
@@ -28,8 +31,14 @@ class StackNotDeployed(StackError):
     """The pipeline stack does not exist yet."""
 
 
+class DeployNotConfirmed(StackError):
+    """The aws deploy was not confirmed, so nothing was created."""
+
+
+# States a stack cannot be updated from: only deleting it helps. (UPDATE_ROLLBACK_COMPLETE is
+# not one: the stack is back as it was and takes the next update.)
 FAILED_STATES = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "ROLLBACK_IN_PROGRESS",
-                 "DELETE_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"}
+                 "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"}
 
 
 def package_lambda() -> tuple[bytes, str]:
@@ -79,12 +88,17 @@ def _ensure_artifacts_bucket(s: Settings) -> str:
     return name
 
 
+def lambda_key(digest: str) -> str:
+    """The artifacts key of a transformer zip: named by its content, so a change is a new key."""
+    return f"lambda/transformer-{digest[:16]}.zip"
+
+
 def upload_lambda(s: Settings | None = None) -> tuple[str, str]:
     """Upload the transformer zip under a content-addressed key; return (bucket, key)."""
     s = s or settings()
     data, digest = package_lambda()
     bucket = _ensure_artifacts_bucket(s)
-    key = f"lambda/transformer-{digest[:16]}.zip"
+    key = lambda_key(digest)
     client("s3", s).put_object(Bucket=bucket, Key=key, Body=data)
     return bucket, key
 
@@ -98,6 +112,13 @@ def describe(s: Settings | None = None) -> dict[str, Any] | None:
         if "does not exist" in str(error):
             return None
         raise
+    except ResponseParserError as error:
+        if not s.is_local:
+            raise
+        # moto cannot describe a stack whose creation stopped part way (it retries the failed
+        # resource and answers in JSON): report it as AWS would, a failed creation.
+        return {"StackName": s.stack_name, "StackStatus": "CREATE_FAILED",
+                "StackStatusReason": _reason(error), "Outputs": [], "Parameters": []}
     live = [st for st in stacks if st["StackStatus"] != "DELETE_COMPLETE"]
     return live[0] if live else None
 
@@ -134,43 +155,115 @@ def first_failure(s: Settings | None = None) -> str:
             f"{e.get('ResourceStatusReason', 'no reason given')}")
 
 
+@dataclass(frozen=True)
+class DeployPlan:
+    """What a deploy is about to do, where, and what it will cost: shown before anything is made."""
+
+    target: str
+    account: str
+    region: str
+    stack_name: str
+    action: str  # "create", "update", "recreate" (local only) or "none"
+    parameters: dict[str, str]
+    cost: Estimate | None  # None on the local target: nothing is billed
+
+    def __str__(self) -> str:
+        verb = {"create": "Create", "update": "Update", "recreate": "Recreate",
+                "none": "Leave unchanged"}[self.action]
+        lines = [f"{verb} stack {self.stack_name}",
+                 f"  target   {self.target}",
+                 f"  account  {self.account}",
+                 f"  region   {self.region}"]
+        if self.cost is None:
+            lines.append("  cost     nothing: the local target runs on this machine")
+        else:
+            lines.append(str(self.cost))
+        return "\n".join(lines)
+
+
+def _wanted(parameters: Mapping[str, Any] | None, s: Settings) -> dict[str, str]:
+    _data, digest = package_lambda()
+    wanted = {"Prefix": s.prefix, "LambdaCodeBucket": artifacts_bucket_name(s),
+              "LambdaCodeKey": lambda_key(digest), **(parameters or {})}
+    return {key: str(value) for key, value in wanted.items()}
+
+
+def plan(parameters: Mapping[str, Any] | None = None, s: Settings | None = None) -> DeployPlan:
+    """What `deploy(parameters)` would do, in which account and region, at what hourly cost."""
+    s = s or settings()
+    wanted = _wanted(parameters, s)
+    existing = describe(s)
+    if existing is None:
+        action = "create"
+    else:
+        current = {p["ParameterKey"]: p["ParameterValue"] for p in existing.get("Parameters", [])}
+        body = client("cloudformation", s).get_template(StackName=s.stack_name)["TemplateBody"]
+        unchanged = body == TEMPLATE_PATH.read_text() and all(
+            current.get(k) == v for k, v in wanted.items())
+        action = "none" if unchanged else ("recreate" if s.is_local else "update")
+    return DeployPlan(target=s.target, account=account_id(s), region=s.region,
+                      stack_name=s.stack_name, action=action, parameters=wanted,
+                      cost=None if s.is_local else estimate(parameters))
+
+
+def ask(deploy_plan: DeployPlan) -> bool:
+    """Ask at the terminal (or the notebook's input box) whether to go ahead; yes means yes."""
+    try:
+        answer = input(f"{deploy_plan.action.capitalize()} these resources in account "
+                       f"{deploy_plan.account} ({deploy_plan.region})? Type yes to go on: ")
+    except (EOFError, OSError, NotImplementedError):
+        raise DeployNotConfirmed(
+            "The aws target needs your confirmation before it creates anything, and nothing "
+            "can be asked here. Read the plan above, then run `workshop deploy --yes` "
+            "(or stack.deploy(..., confirm=True) in a notebook)."
+        ) from None
+    return answer.strip().lower() in ("yes", "y")
+
+
 def deploy(
     parameters: Mapping[str, Any] | None = None,
     s: Settings | None = None,
     on_status: Callable[[str], None] | None = None,
+    confirm: bool | Callable[[DeployPlan], bool] = ask,
 ) -> dict[str, str]:
     """Create the stack (or leave it as it is when nothing changed) and return its Outputs.
 
-    `parameters` overrides template parameters, e.g. {"BufferIntervalSeconds": 10}.
+    `parameters` overrides template parameters, e.g. {"BufferIntervalSeconds": 10}. On the aws
+    target the plan (account, region, stack, hourly cost) is shown first and `confirm` must
+    approve it: True, or a function of the plan (by default a question at the prompt).
     """
     s = s or settings()
     report = on_status or (lambda _msg: None)
-    bucket, key = upload_lambda(s)
-    wanted = {"Prefix": s.prefix, "LambdaCodeBucket": bucket, "LambdaCodeKey": key,
-              **(parameters or {})}
-    body = TEMPLATE_PATH.read_text()
-    cfn = client("cloudformation", s)
     existing = describe(s)
     if existing is not None:
         # moto never finishes a stack it left in progress: only a teardown helps.
         stuck = s.is_local and existing["StackStatus"].endswith("IN_PROGRESS")
         if existing["StackStatus"] in FAILED_STATES or stuck:
+            why = existing.get("StackStatusReason") or first_failure(s)
             raise StackError(
-                f"Stack {s.stack_name} is {existing['StackStatus']} "
-                f"({first_failure(s)}): run `workshop teardown`, then deploy again."
+                f"Stack {s.stack_name} is {existing['StackStatus']} ({why}): "
+                "run `workshop teardown`, then deploy again."
             )
-        current = {p["ParameterKey"]: p["ParameterValue"] for p in existing.get("Parameters", [])}
-        same_params = all(current.get(k) == str(v) for k, v in wanted.items())
-        same_template = cfn.get_template(StackName=s.stack_name)["TemplateBody"] == body
-        if same_params and same_template:
-            report(f"Stack {s.stack_name} is up to date")
-            return outputs(s)
-        if s.is_local:
-            # moto's update_stack reports success without applying anything: recreate instead.
-            report(f"Stack {s.stack_name} changed: recreating it on the local AWS")
-            teardown(s, report)
-        else:
-            return _update(cfn, s, body, wanted, report)
+    intended = plan(parameters, s)
+    if intended.action == "none":
+        report(f"Stack {s.stack_name} is up to date")
+        return outputs(s)
+    if not s.is_local:
+        report(str(intended))
+        approved = confirm(intended) if callable(confirm) else confirm
+        if not approved:
+            raise DeployNotConfirmed(
+                f"Deploy of {s.stack_name} cancelled: nothing was created or changed.")
+    bucket, key = upload_lambda(s)
+    wanted = {**intended.parameters, "LambdaCodeBucket": bucket, "LambdaCodeKey": key}
+    body = TEMPLATE_PATH.read_text()
+    cfn = client("cloudformation", s)
+    if intended.action == "update":
+        return _update(cfn, s, body, wanted, report)
+    if intended.action == "recreate":
+        # moto's update_stack reports success without applying anything: recreate instead.
+        report(f"Stack {s.stack_name} changed: recreating it on the local AWS")
+        delete_stack(s, report)
     report(f"Creating stack {s.stack_name}")
     try:
         cfn.create_stack(StackName=s.stack_name, TemplateBody=body,
@@ -179,14 +272,21 @@ def deploy(
                          Tags=[{"Key": "workshop", "Value": "gadget-sales"},
                                {"Key": "participant", "Value": s.prefix}])
         _wait(cfn, "stack_create_complete", s)
-    except ClientError as error:
+    except (ClientError, ResponseParserError) as error:
         raise StackError(
-            f"Creating stack {s.stack_name} failed: {error.response['Error'].get('Message')} "
-            f"[{first_failure(s)}]. Fix the template or parameters, run `workshop teardown`, "
-            "then deploy again."
+            f"Creating stack {s.stack_name} failed: {_reason(error)} [{first_failure(s)}]. "
+            "Fix the cause, run `workshop teardown`, then deploy again."
         ) from error
     report(f"Stack {s.stack_name} is CREATE_COMPLETE")
     return outputs(s)
+
+
+def _reason(error: ClientError | ResponseParserError) -> str:
+    """The service's own words: moto's CloudFormation answers a failed resource in JSON."""
+    if isinstance(error, ClientError):
+        return str(error.response["Error"].get("Message") or error)
+    found = re.search(r'"__type": "(\w+)", "message": "([^"]*)"', str(error))
+    return f"{found[1]}: {found[2]}" if found else str(error)
 
 
 def _update(cfn: Any, s: Settings, body: str, wanted: Mapping[str, Any],
@@ -211,9 +311,11 @@ def _wait(cfn: Any, waiter_name: str, s: Settings) -> None:
         cfn.get_waiter(waiter_name).wait(
             StackName=s.stack_name, WaiterConfig={"Delay": delay, "MaxAttempts": 360})
     except WaiterError as error:
+        step = ("Look at the resource above in the CloudFormation console, remove what holds "
+                "it, then run `workshop teardown` again." if waiter_name == "stack_delete_complete"
+                else "Run `workshop teardown`, fix the cause, then deploy again.")
         raise StackError(
-            f"Stack {s.stack_name} did not finish ({waiter_name}): {first_failure(s)}. "
-            "Run `workshop teardown`, fix the cause, then deploy again."
+            f"Stack {s.stack_name} did not finish ({waiter_name}): {first_failure(s)}. {step}"
         ) from error
 
 
@@ -236,22 +338,50 @@ def empty_bucket(bucket: str, s: Settings | None = None) -> int:
     return removed
 
 
-def teardown(s: Settings | None = None, on_status: Callable[[str], None] | None = None) -> None:
-    """Empty the stack's bucket and delete the stack, waiting until it is gone."""
+def stack_buckets(s: Settings | None = None) -> list[str]:
+    """The buckets the stack created, read from its resources (a half-made stack has no Outputs)."""
+    s = s or settings()
+    try:
+        pages = client("cloudformation", s).get_paginator("list_stack_resources").paginate(
+            StackName=s.stack_name)
+        return [r["PhysicalResourceId"] for page in pages for r in page["StackResourceSummaries"]
+                if r["ResourceType"] == "AWS::S3::Bucket" and r.get("PhysicalResourceId")
+                and r.get("ResourceStatus") != "DELETE_COMPLETE"]
+    except (ClientError, ResponseParserError):
+        return []
+
+
+def delete_stack(s: Settings | None = None,
+                 on_status: Callable[[str], None] | None = None) -> None:
+    """Empty the stack's buckets and delete the stack, waiting until it is gone (if it exists)."""
     s = s or settings()
     report = on_status or (lambda _msg: None)
-    stack = describe(s)
-    if stack is None:
-        report(f"Stack {s.stack_name} does not exist on the {s.target} target: nothing to do")
+    if describe(s) is None:
+        report(f"Stack {s.stack_name} does not exist on the {s.target} target: nothing to delete")
         return
-    bucket = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}.get("BucketName")
-    if bucket:
+    # CloudFormation cannot delete a bucket that holds objects (DELETE_FAILED): empty it first.
+    for bucket in stack_buckets(s):
         report(f"Emptied s3://{bucket}: {empty_bucket(bucket, s)} object versions deleted")
     cfn = client("cloudformation", s)
+    report(f"Deleting stack {s.stack_name}")
     cfn.delete_stack(StackName=s.stack_name)
-    deadline = time.monotonic() + (60 if s.is_local else 1800)
-    while describe(s) is not None:
-        if time.monotonic() > deadline:
-            raise StackError(f"Stack {s.stack_name} is still being deleted: {first_failure(s)}")
-        time.sleep(0.2 if s.is_local else 10)
+    _wait(cfn, "stack_delete_complete", s)
     report(f"Stack {s.stack_name} deleted")
+
+
+def teardown(s: Settings | None = None,
+             on_status: Callable[[str], None] | None = None) -> list[str]:
+    """Delete the stack and the artifacts bucket, then list what is still named for the prefix.
+
+    Works on a half-created stack and on one that is already gone; it only ever deletes this
+    prefix's stack and artifacts bucket. Returns the leftovers (empty when all is gone).
+    """
+    from workshop import leftovers
+
+    s = s or settings()
+    report = on_status or (lambda _msg: None)
+    delete_stack(s, report)
+    report(leftovers.remove_artifacts_bucket(s))
+    left = leftovers.find(s)
+    report(leftovers.summary(left, s))
+    return left

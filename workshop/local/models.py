@@ -247,8 +247,37 @@ LOCAL_MODELS = (
 )
 
 
+def _bucket_as_the_template_says() -> None:
+    """moto's CloudFormation makes a bucket with its encryption and tags only: apply versioning
+    and the public access block too, so cleanup meets versions locally as it does on AWS."""
+    from moto.s3.models import FakeBucket, s3_backends
+
+    create = FakeBucket.create_from_cloudformation_json.__func__
+    if getattr(create, "_workshop", False):
+        return
+
+    def create_as_written(cls: type, resource_name: str, cloudformation_json: Any,
+                          account_id: str, region_name: str, **kwargs: Any) -> Any:
+        bucket = create(cls, resource_name, cloudformation_json, account_id, region_name,
+                        **kwargs)
+        properties = cloudformation_json.get("Properties", {})
+        backend = s3_backends[account_id][bucket.partition]
+        status = properties.get("VersioningConfiguration", {}).get("Status")
+        if status:
+            backend.put_bucket_versioning(bucket.name, status)
+        block = properties.get("PublicAccessBlockConfiguration")
+        if block:
+            backend.put_public_access_block(bucket.name, {k: str(v).lower()
+                                                          for k, v in block.items()})
+        return bucket
+
+    create_as_written._workshop = True  # type: ignore[attr-defined]
+    FakeBucket.create_from_cloudformation_json = classmethod(create_as_written)  # type: ignore
+
+
 def register() -> None:
     """Make moto's template parser see the models above (its model map is cached on first use)."""
+    _bucket_as_the_template_says()
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()

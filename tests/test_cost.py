@@ -1,0 +1,56 @@
+"""workshop.cost: the hourly estimate shown before an aws deploy, checked item by item."""
+
+from __future__ import annotations
+
+import pytest
+
+from workshop import cost
+
+
+def line(estimate: cost.Estimate, item: str) -> cost.Line:
+    [found] = [entry for entry in estimate.lines if entry.item == item]
+    return found
+
+
+def test_an_idle_stack_still_pays_for_its_shards_every_hour():
+    idle = cost.estimate({"ShardCount": 3}, orders_per_hour=0, queries_per_hour=0)
+    assert idle.per_hour == pytest.approx(3 * 0.015)
+    assert idle.idle_per_hour == pytest.approx(0.045)
+    assert "$1.08/day until you run `workshop teardown`" in str(idle)
+
+
+def test_usage_lines_follow_the_order_rate_and_the_template_defaults():
+    busy = cost.estimate(orders_per_hour=1_000_000, queries_per_hour=0)
+    assert line(busy, "Kinesis shard-hours").usd == pytest.approx(0.015)  # ShardCount default 1
+    assert line(busy, "DynamoDB on-demand writes").usd == pytest.approx(0.625)
+    assert line(busy, "Kinesis PUT payload units").usd == pytest.approx(0.014)
+    # Each record is billed as 5 KB by Firehose: 1e6 * 5 KB = 4.768 GB at 0.029 USD.
+    assert line(busy, "Firehose ingestion").usd == pytest.approx(1e6 * 5 / 1024**2 * 0.029)
+    # 1e6 orders in batches of 100 (the pipe's BatchSize) = 10,000 requests.
+    assert line(busy, "EventBridge Pipes requests").quantity == pytest.approx(10_000)
+    # The default 60 s buffer flushes one object a minute from the one shard.
+    assert line(busy, "S3 PUT requests").quantity == 60
+
+
+def test_a_trickle_is_one_pipe_request_per_order_and_shorter_buffers_mean_more_objects():
+    trickle = cost.estimate({"BufferIntervalSeconds": 10, "ProcessorBufferIntervalSeconds": 10},
+                            orders_per_hour=1200, queries_per_hour=0)
+    assert line(trickle, "EventBridge Pipes requests").quantity == 1200
+    assert line(trickle, "S3 PUT requests").quantity == 360
+    assert line(trickle, "Lambda transformer").quantity == 360
+
+
+def test_each_athena_query_is_billed_at_least_ten_megabytes():
+    queries = cost.estimate(orders_per_hour=0, queries_per_hour=100)
+    assert line(queries, "Athena data scanned").usd == pytest.approx(100 * 10 / 1024**2 * 5.0)
+
+
+def test_the_total_is_the_sum_of_its_lines():
+    estimate = cost.estimate()
+    assert estimate.per_hour == pytest.approx(sum(entry.usd for entry in estimate.lines))
+    assert f"${estimate.per_hour:.4f}" in str(estimate)
+
+
+def test_a_negative_rate_is_refused():
+    with pytest.raises(ValueError, match="zero or more"):
+        cost.estimate(orders_per_hour=-1)
