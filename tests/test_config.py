@@ -71,3 +71,11 @@ def test_configure_overrides_the_environment_for_this_process(monkeypatch):
     assert config.configure(prefix="alice").prefix == "alice"
     with pytest.raises(ConfigError, match="Unknown setting"):
         config.configure(colour="blue")
+
+
+def test_a_bad_value_given_to_configure_is_refused_and_not_kept(monkeypatch):
+    monkeypatch.delenv("WORKSHOP_PREFIX", raising=False)
+    config.configure(prefix="alice")
+    with pytest.raises(ConfigError, match="WORKSHOP_PREFIX is 'Bad_Prefix'"):
+        config.configure(prefix="Bad_Prefix")
+    assert config.settings().prefix == "alice"

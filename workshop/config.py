@@ -119,9 +119,16 @@ def configure(**changes: Any) -> Settings:
     unknown = set(changes) - fields
     if unknown:
         raise ConfigError(f"Unknown setting(s) {sorted(unknown)}; known: {sorted(fields)}.")
+    previous = dict(_overrides)
     _overrides.update(changes)
+    try:
+        chosen = settings()
+    except ConfigError:
+        _overrides.clear()
+        _overrides.update(previous)  # a bad value never stays in force
+        raise
     clients.cache_clear()
-    return settings()
+    return chosen
 
 
 def reset() -> None:
