@@ -207,3 +207,4 @@ def test_teardown_never_touches_another_prefix(fresh_stack, local_aws):
     kept = client("s3", mine).list_objects_v2(Bucket=found["BucketName"])["Contents"]
     assert [o["Key"] for o in kept] == ["orders/keep.json"]
     assert bucket_exists(stack.artifacts_bucket_name(mine), mine)
+

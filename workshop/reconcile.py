@@ -36,6 +36,24 @@ def read_lines(bucket: str, keys: Iterable[str], s: Settings | None = None) -> I
                 yield json.loads(line)
 
 
+class BucketReader:
+    """Reads the pipeline's output, each object once: Firehose never rewrites an object, so a
+    poll only fetches the keys it has not seen (a wait over 2,000 objects stays cheap)."""
+
+    def __init__(self, bucket: str, s: Settings | None = None) -> None:
+        self.bucket = bucket
+        self.s = s
+        self.parsed: dict[str, list[dict]] = {}
+
+    def lines(self, prefix: str) -> list[dict]:
+        """Every JSON line under prefix, in key order; new objects are fetched, old ones reused."""
+        keys = object_keys(self.bucket, prefix, self.s)
+        for key in keys:
+            if key not in self.parsed:
+                self.parsed[key] = list(read_lines(self.bucket, [key], self.s))
+        return [line for key in keys for line in self.parsed[key]]
+
+
 def error_order_id(error_record: dict[str, Any]) -> str | None:
     """The orderid inside an error record's raw data, when the raw data is a stream record."""
     try:
@@ -72,15 +90,15 @@ class Reconciliation:
 
 
 def reconcile(orderids: Iterable[str], bucket: str, s: Settings | None = None,
-              event_type: str = "INSERT") -> Reconciliation:
+              event_type: str = "INSERT", reader: BucketReader | None = None) -> Reconciliation:
     """Match the written orders' INSERT events against the bucket's clean and error output."""
     wanted = set(orderids)
-    lines = [line for line in read_lines(bucket, object_keys(bucket, ORDERS_PREFIX, s), s)
-             if line.get("event_type") == event_type]
+    reader = reader or BucketReader(bucket, s)
+    lines = [line for line in reader.lines(ORDERS_PREFIX) if line.get("event_type") == event_type]
     copies = Counter((line.get("orderid"), line.get("event_time"), json.dumps(line, sort_keys=True))
                      for line in lines)
     delivered = {line.get("orderid") for line in lines}
-    errors = read_lines(bucket, object_keys(bucket, ERRORS_PREFIX, s), s)
+    errors = reader.lines(ERRORS_PREFIX)
     failed = {oid for record in errors if (oid := error_order_id(record)) is not None} - delivered
     return Reconciliation(
         generated=len(wanted),
@@ -104,10 +122,11 @@ def wait_for_delivery(orderids: Iterable[str], bucket: str, timeout: float = 120
     from tqdm.auto import tqdm
 
     wanted = list(orderids)
+    reader = BucketReader(bucket, s)
     deadline = time.monotonic() + timeout
     with tqdm(total=len(wanted), desc="orders in S3", unit="order", disable=not progress) as bar:
         while True:
-            result = reconcile(wanted, bucket, s)
+            result = reconcile(wanted, bucket, s, reader=reader)
             bar.update(result.delivered + result.failed - bar.n)
             if not result.missing:
                 return result
