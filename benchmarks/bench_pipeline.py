@@ -6,7 +6,8 @@ template, then in one process:
   pipeline: batch-writes N orders into OrderTable and waits until every one is in S3.
 Prints orders/s for both and their ratio, p50/p95/max latency from an order's write to the moment
 its S3 object was first seen (polled every 0.1 s) for the burst and for a steady 200 orders/s,
-and the local AWS processes' resident memory.
+and the local AWS processes' resident memory (after --memory-orders in total, with the local
+retention set by WORKSHOP_LOCAL_RETENTION_SECONDS / _RECORDS, see workshop/local/retention.py).
 
     .venv/bin/python benchmarks/bench_pipeline.py [--orders 10000] [--memory-orders 100000]
 """
@@ -25,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from workshop import config, stack
-from workshop.local import process
+from workshop.local import process, retention
 from workshop.local.server import free_port
 from workshop.reconcile import ORDERS_PREFIX, object_keys
 
@@ -138,11 +139,18 @@ def main() -> None:
         print("resident memory: " + ", ".join(
             f"{name} {rss_mb(pid):.0f} MB" for name, pid in running.items()))
         done = args.orders + 2000
+        growth = []
         while done < args.memory_orders:
             batch = min(10_000, args.memory_orders - done)
             deliver(s, outputs, batch, done, timeout=600)
             done += batch
+            growth.append(f"{done // 1000}k {rss_mb(running['server']):.0f}")
         if args.memory_orders:
+            policy = retention.policy_from_env()
+            kept = ("everything (retention off)" if policy.keeps_everything else
+                    f"consumed records {policy.seconds:.0f} s, at most {policy.records} per shard")
+            print(f"local retention: {kept}")
+            print(f"server MB by orders pushed: {', '.join(growth)}")
             print(f"resident memory after {done} orders: " + ", ".join(
                 f"{name} {rss_mb(pid):.0f} MB" for name, pid in running.items()))
     finally:

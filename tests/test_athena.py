@@ -344,13 +344,29 @@ def test_unknown_tables_and_columns_are_query_errors(lake: Lake) -> None:
         lake.engine.query("SELECT 1; SELECT 2")
 
 
-def test_an_object_that_is_not_json_lines_fails_loudly(lake: Lake) -> None:
+def test_an_object_that_is_not_json_lines_fails_loudly_naming_it(lake: Lake) -> None:
     lake.put("orders/", t(TODAY, 3, 0), [])
+    lake.put("orders/", t(TODAY, 3, 0), [event("g", "Phone", 1, 9.5, t(TODAY, 3, 0), "INSERT",
+                                                t(TODAY, 3, 0))])
     key = lake.put("orders/", t(TODAY, 3, 0), [])
     config.client("s3").put_object(Bucket=lake.bucket, Key=key,
                                    Body=b'{"orderid": "x", "quantity": 1}{"orderid": "y"}\n')
-    with pytest.raises(QueryError, match="could not run the query"):
+    with pytest.raises(QueryError, match="could not run the query") as caught:
         lake.engine.query("SELECT COUNT(*) FROM orders")
+    assert f"object s3://{lake.bucket}/{key} of table orders" in str(caught.value)
+    config.client("s3").delete_object(Bucket=lake.bucket, Key=key)  # as the message suggests
+    assert rows(lake.engine.query("SELECT COUNT(*) FROM orders")) == [(1,)]
+
+
+def test_objects_of_one_hour_are_read_whole_even_without_a_final_newline(lake: Lake) -> None:
+    """The engine reads the objects of a partition together; each must stay whole."""
+    when = t(TODAY, 4, 0)
+    keys = [lake.put("orders/", when, [event(f"n{i}", "Phone", i, 1.0, when, "INSERT", when)])
+            for i in range(1, 4)]
+    config.client("s3").put_object(Bucket=lake.bucket, Key=keys[1], Body=json.dumps(
+        event("n2", "Phone", 2, 1.0, when, "INSERT", when)).encode())  # no final newline
+    frame = lake.engine.query("SELECT orderid, quantity, hour FROM orders ORDER BY orderid")
+    assert rows(frame) == [("n1", 1, "04"), ("n2", 2, "04"), ("n3", 3, "04")]
 
 
 # --- the S3 cache --------------------------------------------------------------------------------

@@ -98,3 +98,125 @@ def test_the_cached_module_list_is_moto_s_own_list():
         assert "dynamodbstreams" in theirs and "kinesis" in theirs
     finally:
         fastpaths.remove()
+
+
+def _write_changes(table):
+    for n in range(12):
+        table.put_item(Item={"orderid": f"o{n}", "price": Decimal("429.99"), "tags": {"a", "b"},
+                             "nested": {"l": [1, "x", None, True]}})
+    table.put_item(Item={"orderid": "o3", "price": Decimal("1")})  # unchanged key: MODIFY
+    table.update_item(Key={"orderid": "o1"}, UpdateExpression="SET price = :p",
+                      ExpressionAttributeValues={":p": Decimal("1.5")})
+    table.delete_item(Key={"orderid": "o2"})
+    with table.batch_writer() as batch:  # BatchWriteItem, read by the fast parser
+        for n in range(12, 40):
+            batch.put_item(Item={"orderid": f"o{n}", "price": Decimal(f"{n}.99"),
+                                 "tags": {"x"}, "qty": n, "ok": n % 2 == 0, "gone": None})
+    with table.batch_writer() as batch:  # a binary attribute: moto's own parser
+        batch.put_item(Item={"orderid": "o40", "photo": b"\x00\xff"})
+        batch.delete_item(Key={"orderid": "o12"})
+
+
+def _stream_records(endpoint, name):
+    ddb, streams = clients(endpoint, "dynamodb", "dynamodbstreams")
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator, Limit=100)["Records"]
+    items = sorted(ddb.scan(TableName=name)["Items"],
+                   key=lambda item: int(item["orderid"]["S"][1:]))
+    assert len(items) == 39 and items[-1]["photo"]["B"] == b"\x00\xff"
+    sizes = []
+    for record in records:  # random and clock-dependent: checked apart
+        assert len(record.pop("eventID")) == 32
+        assert record["dynamodb"].pop("ApproximateCreationDateTime").year >= 2025
+        # moto counts the clock's float digits in SizeBytes, so it varies by a few bytes
+        sizes.append(record["dynamodb"].pop("SizeBytes"))
+    return records + items, sizes
+
+
+def test_stream_records_written_fast_are_the_records_moto_writes(endpoint):
+    ddb, = clients(endpoint, "dynamodb")
+    resource = boto3.resource("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="t", aws_secret_access_key="t")
+    for name in ("theirs", "ours"):
+        ddb.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "orderid", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "orderid", "KeyType": "HASH"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    _write_changes(resource.Table("theirs"))
+    theirs, their_sizes = _stream_records(endpoint, "theirs")
+    from moto.dynamodb.models import dynamodb_backends
+    moto_records = dynamodb_backends["123456789012"]["us-east-1"].get_table(
+        "theirs").stream_shard.items
+    for record in moto_records:  # the size is moto's to the byte, from the same block
+        block = {**record.record["dynamodb"], "SizeBytes": 1}
+        assert fastpaths.stream_record_size(block) == record.record["dynamodb"]["SizeBytes"]
+    fastpaths.apply()
+    try:
+        _write_changes(resource.Table("ours"))
+        ours, our_sizes = _stream_records(endpoint, "ours")
+    finally:
+        fastpaths.remove()
+    assert [r.get("eventName") for r in ours].count("MODIFY") == 2 and len(ours) == 45 + 39
+    assert ours == theirs
+    assert all(abs(a - b) <= 8 for a, b in zip(our_sizes, their_sizes, strict=True))
+
+
+def test_kinesis_put_records_answers_as_moto_does(endpoint):
+    (kinesis,) = clients(endpoint, "kinesis")
+    entries = [{"Data": f"record {n}".encode(), "PartitionKey": f"key{n}"} for n in range(7)]
+    answers, stored = [], []
+    for name, fast in (("put-theirs", False), ("put-ours", True)):
+        kinesis.create_stream(StreamName=name, ShardCount=2)
+        if fast:
+            fastpaths.apply()
+        try:
+            answer = kinesis.put_records(StreamName=name, Records=entries)
+        finally:
+            fastpaths.remove()
+        answer.pop("ResponseMetadata")
+        answers.append(answer)
+        records = []
+        for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+            iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
+                                                  ShardIteratorType="TRIM_HORIZON")
+            page = kinesis.get_records(ShardIterator=iterator["ShardIterator"])
+            records += [(shard["ShardId"], r["SequenceNumber"], r["PartitionKey"], r["Data"])
+                        for r in page["Records"]]
+        stored.append(records)
+    assert answers[1]["FailedRecordCount"] == 0 and len(answers[1]["Records"]) == 7
+    from moto.core.utils import unix_time
+    from moto.kinesis.models import kinesis_backends
+    stream = kinesis_backends["123456789012"]["us-east-1"].streams["put-ours"]
+    for shard in stream.shards.values():
+        for record in shard.records.values():  # arrival times converted as moto does
+            assert record.created_at == unix_time(record.created_at_datetime)
+    assert answers[1] == answers[0]
+    assert stored[1] == stored[0] and len(stored[1]) == 7
+
+
+def test_answers_get_the_request_id_moto_gives_them():
+    import calendar
+    from datetime import datetime
+
+    from moto.core.responses import BaseResponse
+    from moto.moto_api._internal import mock_random
+
+    bodies = ['<R><RequestId>x</RequestId></R>', '{"Records": []}', b"\x00bytes", ""]
+    for body in bodies:
+        mock_random.seed(7)
+        theirs = BaseResponse._enrich_response({"status": 200}, body)
+        fastpaths.apply()
+        try:
+            mock_random.seed(7)
+            ours = BaseResponse._enrich_response({"status": 200}, body)
+        finally:
+            fastpaths.remove()
+        assert ours == theirs
+        assert len(ours[0]["x-amzn-requestid"]) == 52
+    moment = datetime(2026, 11, 28, 23, 59, 58, 123456)
+    assert fastpaths._wire(moment) == calendar.timegm(moment.timetuple()) + 0.123
+    assert fastpaths._wire(moment.replace(microsecond=0)) == calendar.timegm(moment.timetuple())

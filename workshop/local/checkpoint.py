@@ -11,6 +11,14 @@ import os
 import re
 from pathlib import Path
 
+CHECKPOINTS = "checkpoints"  # the folder under the local state folder
+
+
+def hop_checkpoint(local_dir: Path, kind: str, name: str) -> Checkpoint:
+    """The checkpoint of one hop of the local runtime, `kind` "pipe" or "firehose"; the
+    runtime writes it, local retention (workshop.local.retention) reads it."""
+    return Checkpoint(local_dir / CHECKPOINTS, f"{kind}-{name}")
+
 
 class Checkpoint:
     """The last position handled, per shard, for one hop (a pipe or a delivery stream)."""

@@ -13,7 +13,9 @@ cannot translate raises `UnsupportedQuery` naming it, and so does DDL such as
 
 Why a cache and not DuckDB reading the local S3 through pyathena's fsspec filesystem: measured
 on 2,000 objects (benchmarks/bench_query.py), fsspec fetched every object again on each query
-(tens of seconds here, moto spends milliseconds per request); the cache fetches each object once.
+(tens of seconds here, moto spends milliseconds per request); the cache fetches each object once,
+and on the local AWS in bulk (workshop.local.s3bulk): one request lists the table's objects and
+one per 32 MB reads them, instead of one GetObject per object (9.5-19 s for 2,000 objects).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import fsspec
 import pandas as pd
 import sqlglot
 from botocore.exceptions import ClientError
@@ -42,11 +45,14 @@ from sqlglot.optimizer.qualify import qualify
 
 from workshop.athena import QueryError, UnsupportedQuery
 from workshop.config import Settings, client, settings
+from workshop.local.s3bulk import BulkReader, BulkUnavailable, NoSuchBucket
 
 log = logging.getLogger("workshop.local.engine")
 
 READ_DIALECT = "athena"
-FETCH_WORKERS = 8
+FETCH_WORKERS = 8  # GetObject requests in flight (the fallback)
+BULK_BATCH_BYTES = 32 << 20  # bytes of objects per bulk request
+BULK_WORKERS = 2  # bulk requests in flight
 GLUE_TO_DUCKDB = {
     "string": "VARCHAR", "int": "INTEGER", "integer": "INTEGER", "bigint": "BIGINT",
     "smallint": "SMALLINT", "tinyint": "TINYINT", "double": "DOUBLE", "float": "FLOAT",
@@ -65,6 +71,7 @@ FUNCTION_HINTS = {
     "to_iso8601": "use date_format(ts, '%Y-%m-%dT%H:%i:%sZ') instead",
 }
 ROWS_SCHEMA = '"_loaded_rows"'  # DuckDB schema of the loaded tables; views name them as Glue does
+MEMORY = fsspec.filesystem("memory")  # one store per process; each load uses a folder of its own
 MISSING_FUNCTION = re.compile(r'Function with name "?([\w.]+)"? does not exist', re.IGNORECASE)
 
 
@@ -172,70 +179,164 @@ class FetchStats:
     fetched: int = 0
     cached: int = 0
     bytes_fetched: int = 0
+    requests: int = 0  # HTTP requests to the local S3 (list pages, gets)
     seconds: float = 0.0
 
     def add(self, other: FetchStats) -> None:
         """Accumulate another table's numbers into these."""
-        for name in ("listed", "fetched", "cached", "bytes_fetched", "seconds"):
+        for name in ("listed", "fetched", "cached", "bytes_fetched", "requests", "seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+# Writing 2,000 objects to disk cost 1-1.7 CPU seconds here, so a query does not wait for it:
+# one thread per process writes them. Every look at a cache (ObjectCache.missing) first waits
+# for the writes under way, and so does the interpreter's exit.
+_WRITER = ThreadPoolExecutor(1, thread_name_prefix="query-cache")
+_WRITES: list[Future[None]] = []
+_WRITES_LOCK = threading.Lock()
 
 
 @dataclass
 class ObjectCache:
-    """S3 objects mirrored under <root>/<bucket>/<key>; each key is fetched once."""
+    """S3 objects mirrored under <root>/<bucket>/<key>; each key is fetched once.
+
+    On the local AWS the objects are listed and read in bulk (workshop.local.s3bulk: one request
+    per listing and per BULK_BATCH_BYTES of objects); where the local AWS has no bulk routes,
+    ListObjectsV2 and one GetObject per object, on a thread pool, do the same.
+    """
 
     root: Path
     settings: Settings  # which local S3 to read
     workers: int = FETCH_WORKERS
+    bulk: BulkReader | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.settings.is_local:
+            self.bulk = BulkReader(self.settings)
+
+    @staticmethod
+    def drain() -> None:
+        """Wait until every object fetched in this process is written to its cache."""
+        with _WRITES_LOCK:
+            writes = list(_WRITES)
+            _WRITES.clear()
+        for write in writes:
+            write.result()
+
+    def _keep(self, bucket: str, key: str, body: bytes) -> None:
+        """Write an object to the cache in the background (see _WRITER)."""
+        with _WRITES_LOCK:
+            _WRITES.append(_WRITER.submit(self._store, bucket, key, body))
 
     def path(self, bucket: str, key: str) -> Path:
         """Where the cached copy of an object lives."""
         return self.root / bucket / key
 
-    def list(self, table: GlueTable) -> list[tuple[str, int]]:
+    def _no_bulk(self, error: BulkUnavailable) -> None:
+        log.info("bulk S3 reads unavailable (%s): using GetObject", error)
+        self.bulk = None
+
+    def list(self, table: GlueTable, stats: FetchStats | None = None) -> list[tuple[str, int]]:
         """(key, size) of every data object under the table's location."""
-        s3 = client("s3", self.settings)
-        found: list[tuple[str, int]] = []
+        stats = stats or FetchStats()
         try:
+            if self.bulk is not None:
+                try:
+                    found = self.bulk.list(table.bucket, table.prefix)
+                    stats.requests += 1
+                    return [(key, size) for key, size in found if table.visible(key)]
+                except BulkUnavailable as error:
+                    self._no_bulk(error)
+            s3 = client("s3", self.settings)
+            listed: list[tuple[str, int]] = []
             for page in s3.get_paginator("list_objects_v2").paginate(
                     Bucket=table.bucket, Prefix=table.prefix):
-                found.extend((o["Key"], o["Size"]) for o in page.get("Contents", [])
-                             if table.visible(o["Key"]))
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "NoSuchBucket":
+                stats.requests += 1
+                listed.extend((o["Key"], o["Size"]) for o in page.get("Contents", [])
+                              if table.visible(o["Key"]))
+            return listed
+        except (ClientError, NoSuchBucket) as error:
+            if isinstance(error, NoSuchBucket) or (
+                    error.response["Error"]["Code"] == "NoSuchBucket"):
                 raise QueryError(
                     f"Bucket {table.bucket} of table {table.name} does not exist: deploy the "
                     "stack first: workshop deploy") from error
             raise
+
+    def _store(self, bucket: str, key: str, body: bytes) -> None:
+        target = self.path(bucket, key)
+        partial = f"{target.parent}/.{target.name}.{uuid.uuid4().hex}.part"
+        try:
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # the first object of its folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(handle, view):]
+        finally:
+            os.close(handle)
+        os.replace(partial, target)  # atomic: a reader never sees half an object
+
+    def _get(self, bucket: str, key: str) -> bytes | None:
+        """One object by GetObject, cached; None when it was deleted since it was listed."""
+        try:
+            body = client("s3", self.settings).get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        self._keep(bucket, key, body)
+        return body
+
+    def _get_bulk(self, bulk: BulkReader, bucket: str,
+                  keys: list[str]) -> list[tuple[str, bytes | None]]:
+        """A batch of objects in one bulk request, cached; None for those deleted meanwhile."""
+        found = list(bulk.get(bucket, keys))
+        for key, body in found:
+            if body is not None:
+                self._keep(bucket, key, body)
         return found
 
-    def _fetch(self, bucket: str, key: str) -> int:
-        target = self.path(bucket, key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        body = client("s3", self.settings).get_object(Bucket=bucket, Key=key)["Body"].read()
-        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-        partial.write_bytes(body)
-        os.replace(partial, target)  # atomic: a reader never sees half an object
-        return len(body)
+    def missing(self, table: GlueTable, objects: dict[str, int]) -> list[str]:
+        """The listed keys not in the cache yet."""
+        self.drain()
+        # Firehose never rewrites a key, so a cached file of the listed size is current.
+        return [key for key, size in objects.items()
+                if not ((path := self.path(table.bucket, key)).is_file()
+                        and path.stat().st_size == size)]
 
-    def sync(self, table: GlueTable) -> tuple[dict[str, int], FetchStats]:
-        """Fetch the table's objects not cached yet; return {key: size} of all of them."""
-        started = time.perf_counter()
-        objects = sorted(self.list(table))
-        missing = []
-        for key, size in objects:
-            path = self.path(table.bucket, key)
-            # Firehose never rewrites a key, so a cached file of the listed size is current.
-            if not (path.is_file() and path.stat().st_size == size):
-                missing.append(key)
-        fetched = 0
-        if missing:
-            with ThreadPoolExecutor(min(self.workers, len(missing))) as pool:
-                fetched = sum(pool.map(lambda k: self._fetch(table.bucket, k), missing))
-        stats = FetchStats(listed=len(objects), fetched=len(missing),
-                           cached=len(objects) - len(missing), bytes_fetched=fetched,
-                           seconds=time.perf_counter() - started)
-        return dict(objects), stats
+    def fetch(self, bucket: str, keys: list[str], sizes: dict[str, int],
+              stats: FetchStats) -> Iterator[list[tuple[str, bytes | None]]]:
+        """Fetch and cache the keys; yield them in batches of (key, body or None if deleted)."""
+        if not keys:
+            return
+        batches: list[list[str]] = [[]]
+        total = 0
+        for key in keys:
+            if batches[-1] and total + sizes[key] > BULK_BATCH_BYTES:
+                batches.append([])
+                total = 0
+            batches[-1].append(key)
+            total += sizes[key]
+        bulk, done = self.bulk, 0
+        if bulk is not None:
+            try:
+                # two requests in flight: the server reads one batch while this one is written
+                with ThreadPoolExecutor(min(BULK_WORKERS, len(batches))) as pool:
+                    for batch in pool.map(lambda b: self._get_bulk(bulk, bucket, b), batches):
+                        stats.requests += 1
+                        done += 1
+                        yield batch
+                return
+            except BulkUnavailable as error:
+                self._no_bulk(error)
+        with ThreadPoolExecutor(min(self.workers, len(keys))) as pool:
+            for batch in batches[done:]:
+                stats.requests += len(batch)
+                yield list(zip(batch, pool.map(lambda k: self._get(bucket, k), batch),
+                               strict=True))
 
 
 def _quote(name: str) -> str:
@@ -255,8 +356,7 @@ class _Loaded:
     """A Glue table as loaded into DuckDB: its definition and the objects its rows came from."""
 
     table: GlueTable
-    files: dict[str, tuple[int, int]]  # S3 key -> (size, file id stored with each row)
-    next_id: int = 0
+    files: dict[str, int]  # S3 key -> size of every object loaded
 
 
 class LocalAthena:
@@ -276,12 +376,14 @@ class LocalAthena:
         self._translations: dict[tuple[str, frozenset[GlueTable]], tuple[list[str], str]] = {}
         self._lock = threading.Lock()
         self._con = duckdb.connect()
+        self._con.register_filesystem(MEMORY)  # where _Loader stages the objects it loads
         self._con.execute("SET TimeZone='UTC'")  # Athena works in UTC; a laptop may not
         self._con.execute(f"CREATE SCHEMA {_quote(self.database)}")
         self._con.execute(f"CREATE SCHEMA {ROWS_SCHEMA}")
 
     def close(self) -> None:
         """Release the DuckDB connection (and the memory of the loaded tables)."""
+        self.cache.drain()
         self._con.close()
 
     def tables(self) -> dict[str, GlueTable]:
@@ -327,63 +429,76 @@ class LocalAthena:
         return self._translations[memo]
 
     def _refresh(self, table: GlueTable) -> None:
-        """Fetch the table's new objects, load their rows, drop the rows of deleted objects."""
-        objects, stats = self.cache.sync(table)
-        self.last_fetch.add(stats)
+        """Fetch the table's new objects and load their rows; reload when objects went away.
+
+        DuckDB loads each batch of objects on a thread of its own while the next batch is
+        fetched, so parsing overlaps the transfer from the local S3.
+        """
+        started = time.perf_counter()
+        stats = FetchStats()
+        objects = dict(sorted(self.cache.list(table, stats)))
         loaded = self._loaded.get(table.name)
-        if loaded is None or loaded.table != table:
+        if loaded is None or loaded.table != table or any(
+                objects.get(key) != size for key, size in loaded.files.items()):
+            # New, redefined, or objects deleted or rewritten (Firehose only ever adds keys).
             loaded = self._create(table)
-        stale = [key for key, (size, _) in loaded.files.items() if objects.get(key) != size]
-        new = [key for key, size in objects.items()
-               if key not in loaded.files or loaded.files[key][0] != size]
-        if not stale and not new:
-            return
-        ids = {key: loaded.next_id + n for n, key in enumerate(new)}
-        rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
+        missing = self.cache.missing(table, objects)
+        fetching = set(missing)
+        cached = [key for key in objects if key not in loaded.files and key not in fetching]
+        loader = _Loader(self._con, table)
         try:
-            self._con.execute("BEGIN TRANSACTION")
-            if stale:
-                gone = ", ".join(str(loaded.files[key][1]) for key in stale)
-                self._con.execute(f"DELETE FROM {rows} WHERE _file IN ({gone})")
-            if new:
-                self._insert(table, rows, {self.cache.path(table.bucket, k): i
-                                           for k, i in ids.items()})
-            self._con.execute("COMMIT")
-        except duckdb.Error as error:
-            self._con.execute("ROLLBACK")
-            raise _duckdb_error(error, f"loading {len(new)} objects of {table.name}") from error
-        for key in stale:
-            del loaded.files[key]
-        loaded.files.update({key: (objects[key], ids[key]) for key in new})
-        loaded.next_id += len(new)
-        log.debug("%s: %s; %d objects loaded, %d dropped", table.name, stats, len(new), len(stale))
+            loader.add((key, self.cache.path(table.bucket, key).read_bytes()) for key in cached)
+            for batch in self.cache.fetch(table.bucket, missing, objects, stats):
+                for key, body in batch:
+                    if body is None:
+                        del objects[key]  # deleted since it was listed
+                    else:
+                        stats.fetched += 1
+                        stats.bytes_fetched += len(body)
+                loader.add((key, body) for key, body in batch if body is not None)
+            stats.seconds = time.perf_counter() - started
+            error = loader.finish()
+        except BaseException:
+            self._create(table)  # some batches may be in: load them all again next time
+            raise
+        finally:
+            loader.close()
+            stats.listed, stats.cached = len(objects), len(objects) - stats.fetched
+            self.last_fetch.add(stats)
+        new = [key for key in objects if key not in loaded.files]
+        if error is not None:
+            self._create(table)  # no half-loaded table: the next query loads it all again
+            raise self._load_error(table, {k: self.cache.path(table.bucket, k) for k in new},
+                                   error) from error
+        loaded.files.update({key: objects[key] for key in new})
+        log.debug("%s: %s; %d objects loaded", table.name, stats, len(new))
 
     def _create(self, table: GlueTable) -> _Loaded:
         """An empty DuckDB table for the Glue table's rows, and its view under the Glue name."""
         rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
         columns = ", ".join(f"{_quote(c)} {t}" for c, t in table.schema.items())
-        self._con.execute(f"CREATE OR REPLACE TABLE {rows} ({columns}, _file INTEGER)")
+        self._con.execute(f"CREATE OR REPLACE TABLE {rows} ({columns})")
         names = ", ".join(_quote(c) for c in table.schema)
         self._con.execute(f"CREATE OR REPLACE VIEW {_quote(self.database)}."
                           f"{_quote(table.name)} AS SELECT {names} FROM {rows}")
         self._loaded[table.name] = _Loaded(table, {})
         return self._loaded[table.name]
 
-    def _insert(self, table: GlueTable, rows: str, files: dict[Path, int]) -> None:
-        """Load objects with read_json, the Glue types and Hive partitions, tagged by file id."""
-        groups: dict[tuple[str, ...], list[Path]] = {}
-        for path in files:
-            groups.setdefault(key_spelling(table, path), []).append(path)
-        for spelling, paths in groups.items():
-            ids = ", ".join(f"({_literal(str(p))}, {files[p]})" for p in paths)
-            self._con.execute(f"CREATE OR REPLACE TEMP TABLE _new_files AS "
-                              f"SELECT * FROM (VALUES {ids}) AS f(path, id)")
-            selected = [f"r.{_quote(key)}" for key in spelling]
-            selected += [f"r.{_quote(name)}" for name, _ in table.partitions]
-            self._con.execute(
-                f"INSERT INTO {rows} SELECT {', '.join(selected)}, f.id "
-                f"FROM {read_json(table, spelling, [str(p) for p in paths])} AS r "
-                f"JOIN _new_files AS f ON r.filename = f.path")
+    def _load_error(self, table: GlueTable, paths: dict[str, Path],
+                    error: duckdb.Error) -> QueryError:
+        """The object that DuckDB could not read, found by reading the new ones one by one."""
+        for key, path in paths.items():
+            with path.open("rb") as handle:
+                spelling = spelling_of(table, handle.readline())
+            try:
+                self._con.execute(f"SELECT COUNT(*) FROM {read_json(table, spelling, [str(path)])}")
+            except duckdb.Error as culprit:
+                text = str(culprit).splitlines()[0].replace(str(path), key)
+                return QueryError(
+                    f"The local engine could not run the query: object s3://{table.bucket}/{key} "
+                    f"of table {table.name} is not JSON lines of its columns: {text}. Fix or "
+                    "delete that object.")
+        return _duckdb_error(error, f"loading {len(paths)} objects of {table.name}")
 
     def _run(self, duck_sql: str) -> pd.DataFrame:
         """Execute the DuckDB SQL, with Athena's result types and column names."""
@@ -405,26 +520,106 @@ def read_json(table: GlueTable, spelling: tuple[str, ...], files: list[str]) -> 
     """read_json over files whose JSON keys are spelled alike, typed as Glue declares."""
     columns = _struct((key, t) for key, (_, t) in zip(spelling, table.columns, strict=True))
     options = [f"[{', '.join(_literal(f) for f in files)}]", "format = 'newline_delimited'",
-               f"columns = {columns}", "filename = true"]
+               f"columns = {columns}"]
     if table.partitions:
         options += ["hive_partitioning = true", f"hive_types = {_struct(table.partitions)}",
                     "hive_types_autocast = false"]
     return f"read_json({', '.join(options)})"
 
 
-def key_spelling(table: GlueTable, path: Path) -> tuple[str, ...]:
-    """The JSON key of each column in this file: Athena's JSON SerDe ignores the key's case.
+def stage(table: GlueTable, objects: Iterable[tuple[str, bytes]], memory: Any,
+          base: str) -> dict[tuple[str, ...], list[str]]:
+    """Join the objects into one in-memory file per (JSON key spelling, partition folder).
+
+    DuckDB reads one large file about twice as fast as the same bytes in 2,000 small ones
+    (measured: 1.2 against 2.8 CPU seconds for 184 MB), and writing them to disk a second time
+    cost 1-1.7 CPU seconds here, so they are joined in `memory` (an fsspec memory filesystem
+    registered with DuckDB) under `base`. Each file keeps its partition folders
+    (year=.../hour=...) so that read_json's Hive partitioning still takes the partition columns
+    from them. Returns {spelling: memory:// URLs}.
+    """
+    parts: dict[tuple[tuple[str, ...], str], list[bytes]] = {}
+    for key, body in objects:
+        if not body:
+            continue
+        spelling = spelling_of(table, body[:body.find(b"\n") + 1 or len(body)])
+        folder = key[len(table.prefix):key.rfind("/") + 1] if table.partitions else ""
+        joined = parts.setdefault((spelling, folder), [])
+        joined.append(body)
+        if not body.endswith(b"\n"):
+            joined.append(b"\n")  # the next object starts on a line of its own
+    numbers: dict[tuple[str, ...], int] = {}
+    files: dict[tuple[str, ...], list[str]] = {}
+    for (spelling, folder), joined in parts.items():
+        number = numbers.setdefault(spelling, len(numbers))
+        path = f"/{base}/{number}/{folder}rows.json"
+        memory.pipe_file(path, b"".join(joined))
+        files.setdefault(spelling, []).append(f"memory://{path}")
+    return files
+
+
+class _Loader:
+    """Inserts staged batches of objects into a table's rows, one batch at a time, on a thread."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: GlueTable) -> None:
+        self.con, self.table = con, table
+        self.rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
+        self.pool = ThreadPoolExecutor(1)
+        self.pending: list[Any] = []
+        self.staged: list[str] = []
+        self.error: duckdb.Error | None = None
+
+    def add(self, objects: Iterable[tuple[str, bytes]]) -> None:
+        """Stage a batch here, then load it on the loader's thread (after the batches before)."""
+        base = f"workshop-load-{uuid.uuid4().hex}"
+        self.staged.append(base)
+        files = stage(self.table, objects, MEMORY, base)
+        self.pending.append(self.pool.submit(self._insert, files, base))
+
+    def _insert(self, files: dict[tuple[str, ...], list[str]], base: str) -> None:
+        try:
+            if self.error is not None:
+                return  # a batch before failed: the table is loaded again anyway
+            for spelling, paths in files.items():
+                selected = [_quote(key) for key in spelling]
+                selected += [_quote(name) for name, _ in self.table.partitions]
+                self.con.execute(f"INSERT INTO {self.rows} SELECT {', '.join(selected)} "
+                                 f"FROM {read_json(self.table, spelling, paths)}")
+        except duckdb.Error as error:
+            self.error = error
+        finally:
+            _forget(base)
+
+    def finish(self) -> duckdb.Error | None:
+        """Wait for every batch; the first DuckDB error, if any."""
+        for future in self.pending:
+            future.result()
+        return self.error
+
+    def close(self) -> None:
+        """Stop the thread (waiting for a batch under way), after success or failure."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for base in self.staged:  # those of cancelled batches are still there
+            _forget(base)
+
+
+def _forget(base: str) -> None:
+    """Free the staged files under base."""
+    if MEMORY.exists(f"/{base}"):
+        MEMORY.rm(f"/{base}", recursive=True)
+
+
+def spelling_of(table: GlueTable, first_line: bytes) -> tuple[str, ...]:
+    """The JSON key of each column in an object: Athena's JSON SerDe ignores the key's case.
 
     DuckDB's read_json matches keys exactly, so the first record tells how they are spelled
     (Firehose's error records say attemptsMade where the Glue column is attemptsmade).
     """
     mapped = dict(table.json_keys)
-    with path.open("rb") as handle:
-        first = handle.readline()
     try:
-        record = json.loads(first or b"{}")
+        record = json.loads(first_line or b"{}")
     except ValueError:
-        record = {}  # DuckDB reports the bad line, with its file, when it reads it
+        record = {}  # DuckDB reports the bad line, with its object, when it reads it
     keys = list(record) if isinstance(record, dict) else []
     by_lower = {k.lower(): k for k in keys}
     return tuple(mapped.get(name) or (name if name in keys else by_lower.get(name, name))

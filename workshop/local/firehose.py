@@ -40,6 +40,7 @@ log = logging.getLogger("workshop.local.firehose")
 MB = 1024 * 1024
 LAMBDA_PAYLOAD_LIMIT = 6 * MB  # request and response limit of a synchronous Lambda invocation
 RESULTS = {"Ok", "Dropped", "ProcessingFailed"}
+SHARDS_SECONDS = 5.0  # how often the source stream's shards are listed again
 
 
 @dataclass
@@ -137,9 +138,10 @@ def validate_response(response: Any, record_ids: list[str]) -> list[dict[str, An
     if not isinstance(response, dict) or not isinstance(response.get("records"), list):
         raise InvalidResponse("response is not an object with a 'records' list")
     by_id: dict[str, dict[str, Any]] = {}
+    known = set(record_ids)  # a list would make this check quadratic in the batch size
     for entry in response["records"]:
         record_id = entry.get("recordId") if isinstance(entry, dict) else None
-        if record_id not in record_ids:
+        if not isinstance(record_id, str) or record_id not in known:
             raise InvalidResponse(f"response has an unknown recordId {record_id!r}")
         if record_id in by_id:
             raise InvalidResponse(f"response repeats recordId {record_id!r}")
@@ -187,6 +189,7 @@ class FirehoseHop:
         self.checkpoint = checkpoint
         self.region = s.region
         self.iterators: dict[str, str | None] = {}
+        self._shards: tuple[float, list[str]] | None = None  # (when listed, shard ids)
         self.buffer: list[Buffered] = []
         self.buffer_bytes = 0
         self.totals = Outcome()
@@ -226,10 +229,11 @@ class FirehoseHop:
 
     def read(self) -> int:
         """Pull what Kinesis holds now into the buffer; return how many records came in."""
-        shards = self.kinesis.list_shards(StreamName=self.source_name)["Shards"]
+        if self._shards is None or time.monotonic() - self._shards[0] > SHARDS_SECONDS:
+            shards = self.kinesis.list_shards(StreamName=self.source_name)["Shards"]
+            self._shards = (time.monotonic(), [shard["ShardId"] for shard in shards])
         count = 0
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        for shard_id in self._shards[1]:
             iterator = self._iterator(shard_id)
             if iterator is None:
                 continue

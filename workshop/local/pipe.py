@@ -22,6 +22,8 @@ from workshop.local.wire import WireClient
 
 log = logging.getLogger("workshop.local.pipe")
 PUT_RECORDS_MAX = 500  # Kinesis PutRecords limit per call
+GET_RECORDS_MAX = 1000  # DynamoDB Streams GetRecords limit per call
+SHARDS_SECONDS = 5.0  # how often the stream's shard list is described again
 
 
 class PipeConfigError(ValueError):
@@ -81,6 +83,7 @@ class PipeHop:
         self.checkpoint = checkpoints
         self.region = s.region
         self.iterators: dict[str, str | None] = {}
+        self._shards: tuple[float, list[str]] | None = None
         self.moved = 0
 
     def _iterator(self, shard_id: str) -> str | None:
@@ -94,17 +97,22 @@ class PipeHop:
             self.iterators[shard_id] = self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
         return self.iterators[shard_id]
 
+    def _shard_ids(self) -> list[str]:
+        """The stream's shards, described again every SHARDS_SECONDS (not on every poll)."""
+        if self._shards is None or time.monotonic() - self._shards[0] > SHARDS_SECONDS:
+            description = self.streams.describe_stream(StreamArn=self.source)["StreamDescription"]
+            self._shards = (time.monotonic(), [shard["ShardId"] for shard in description["Shards"]])
+        return self._shards[1]
+
     def poll(self) -> int:
         """Move what the stream holds now; return how many records went to Kinesis."""
-        shards = self.streams.describe_stream(StreamArn=self.source)["StreamDescription"]["Shards"]
         moved = 0
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        for shard_id in self._shard_ids():
             iterator = self._iterator(shard_id)
             if iterator is None:
                 continue  # a closed shard, read to its end
             response = self.streams_wire.call("GetRecords",
-                                              {"ShardIterator": iterator, "Limit": 1000})
+                                              {"ShardIterator": iterator, "Limit": GET_RECORDS_MAX})
             records = response.get("Records", [])
             if records:
                 self._deliver(records)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from workshop.config import Settings, settings
+from workshop.local.checkpoint import CHECKPOINTS
 from workshop.local.server import PortInUse, port_is_free
 
 PROCESSES = ("server", "runtime")  # the server first: the runtime needs it
@@ -137,7 +138,7 @@ def start(s: Settings | None = None) -> Status:
                 "workshop local start"
             )
         # A new server holds no data, so positions checkpointed for an old one are meaningless.
-        shutil.rmtree(s.local_dir / "checkpoints", ignore_errors=True)
+        shutil.rmtree(s.local_dir / CHECKPOINTS, ignore_errors=True)
         _spawn(s, "server", ["--port", str(s.local_port)])
         (s.local_dir / "local.json").write_text(json.dumps({
             "port": s.local_port,

@@ -16,13 +16,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from workshop.config import Settings, client, settings
-from workshop.local.checkpoint import Checkpoint
+from workshop.local.checkpoint import Checkpoint, hop_checkpoint
 from workshop.local.firehose import FirehoseHop
-from workshop.local.pipe import PipeHop
+from workshop.local.pipe import GET_RECORDS_MAX, PipeHop
 from workshop.local.wire import WireError
 
 log = logging.getLogger("workshop.local.runtime")
 POLL_SECONDS = 0.1
+PIPE_BACKLOG = GET_RECORDS_MAX  # a full page of stream records: more are waiting
 DISCOVER_SECONDS = 1.0
 SERVER_GONE_SECONDS = 15
 
@@ -40,7 +41,7 @@ class Runtime:
         return client(service, self.s)
 
     def _checkpoint(self, kind: str, name: str) -> Checkpoint:
-        return Checkpoint(self.s.local_dir / "checkpoints", f"{kind}-{name}")
+        return hop_checkpoint(self.s.local_dir, kind, name)
 
     def discover(self) -> None:
         """Start a hop for every RUNNING pipe and ACTIVE delivery stream not yet handled."""
@@ -107,16 +108,18 @@ class Runtime:
             log.warning("%s %s: %s", kind, name, error)
         return None
 
-    def _loop(self, step: Any) -> None:
+    def _loop(self, step: Any, busy: int) -> None:
+        """Call step until stopped; poll again at once only after `busy` records or more
+        moved (a backlog), else wait POLL_SECONDS, so small polls do not crowd the server."""
         while not self.stopping.is_set():
-            if not step():
+            if step() < busy:
                 self.stopping.wait(POLL_SECONDS)
 
     def run(self) -> None:
         """Run pipes and delivery streams in two threads (their waits on the server overlap),
         discovering new resources about once a second, until stopped."""
-        workers = [threading.Thread(target=self._loop, args=(step,), daemon=True)
-                   for step in (self.step_pipes, self.step_hoses)]
+        workers = [threading.Thread(target=self._loop, args=(step, busy), daemon=True)
+                   for step, busy in ((self.step_pipes, PIPE_BACKLOG), (self.step_hoses, 1))]
         for worker in workers:
             worker.start()
         unreachable_since: float | None = None

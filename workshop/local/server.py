@@ -15,7 +15,8 @@ import threading
 
 from moto.server import ThreadedMotoServer
 
-from workshop.local import fastpaths, models
+from workshop.config import settings
+from workshop.local import fastpaths, models, retention, s3bulk
 
 log = logging.getLogger("workshop.local.server")
 
@@ -51,6 +52,7 @@ def start_server(port: int) -> ThreadedMotoServer:
         )
     models.register()
     fastpaths.apply()
+    s3bulk.install()  # the query engine's bulk read of the local S3
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = start_server(args.port)
+    retention.start(settings().local_dir)  # forgets records the local hops have consumed
     log.info("local AWS listening on 127.0.0.1:%d", args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
