@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint security demo lab clean
+.PHONY: venv test lint security browser demo lab clean
 
 venv: $(STAMP)
 
@@ -32,7 +32,11 @@ security: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --file cloudformation/pipeline.yaml --framework cloudformation \
 		--skip-download --compact --quiet
 
-test: venv lint security
+# Debian's chromium for tests/test_browser.py; never fails (without it that test skips, saying why).
+browser:
+	sh scripts/install-browser.sh
+
+test: venv lint security browser
 	$(BIN)/python -m pytest
 
 demo: venv

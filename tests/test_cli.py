@@ -42,3 +42,57 @@ def test_every_subcommand_is_documented_in_the_readme(project_root):
     commands = parser._subparsers._group_actions[0].choices
     missing = [name for name in commands if f"workshop {name}" not in readme]
     assert not missing, f"README does not show: {missing}"
+
+
+def test_a_parameter_without_a_value_is_one_clear_line(nowhere, capsys):
+    assert cli.main(["deploy", "-p", "BufferIntervalSeconds"]) == 1
+    error = capsys.readouterr().err
+    assert "-p 'BufferIntervalSeconds' is not KEY=VALUE" in error
+    assert "Traceback" not in error
+
+
+def test_the_aws_target_without_credentials_says_how_to_get_them(monkeypatch, tmp_path, capsys):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "WORKSHOP_AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role lookup either
+    monkeypatch.setenv("WORKSHOP_TARGET", "aws")
+    config.reset()
+    assert cli.main(["deploy", "--plan"]) == 1
+    error = capsys.readouterr().err
+    assert "Unable to locate credentials" in error
+    assert "aws configure" in error
+    config.reset()
+
+
+def test_deploy_plan_shows_what_would_happen_and_changes_nothing(local_aws, monkeypatch, capsys):
+    from tests.conftest import unique_prefix
+    from workshop import stack
+
+    monkeypatch.setenv("WORKSHOP_PREFIX", unique_prefix())
+    config.reset()
+    assert cli.main(["deploy", "--plan"]) == 0
+    shown = capsys.readouterr().out
+    assert f"Create stack {config.settings().stack_name}" in shown
+    assert "account  123456789012" in shown
+    assert "cost     nothing" in shown
+    assert stack.describe() is None
+    config.reset()
+
+
+def test_deploy_then_teardown_from_the_command_line_leaves_nothing(local_aws, monkeypatch, capsys):
+    from tests.conftest import unique_prefix
+
+    prefix = unique_prefix()
+    monkeypatch.setenv("WORKSHOP_PREFIX", prefix)
+    config.reset()
+    assert cli.main(["deploy", "-p", "BufferIntervalSeconds=10"]) == 0
+    deployed = capsys.readouterr().out
+    assert f"Stack {prefix}-sales-pipeline is CREATE_COMPLETE" in deployed
+    assert f'"TableName": "{prefix}-OrderTable"' in deployed
+    assert cli.main(["teardown"]) == 0
+    torn = capsys.readouterr().out
+    assert f"Nothing named for '{prefix}' is left on the local target." in torn
+    config.reset()

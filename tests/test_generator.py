@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -272,3 +273,76 @@ def test_ctrl_c_stops_cleanly_and_reports_only_confirmed_writes(
 def test_rate_and_interval_together_are_refused() -> None:
     with pytest.raises(ValueError, match="either rate"):
         write_orders([], "T", rate=2, interval=1)
+
+
+# --- a history with a spike or a lull ------------------------------------------------------------
+
+HISTORY_START = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def test_a_history_has_a_spike_and_a_lull_at_the_minutes_asked():
+    plain = generator.history_counts(30, 20, seed=3)
+    shaped = generator.history_counts(30, 20, spike=20, lull=10, seed=3)
+    assert shaped[20] == round(plain[20] * generator.SPIKE_FACTOR)
+    assert shaped[10] == round(plain[10] * generator.LULL_FACTOR)
+    others = [i for i in range(30) if i not in (10, 20)]
+    assert [shaped[i] for i in others] == [plain[i] for i in others]
+    assert min(plain) >= 1 and 15 <= sum(plain) / 30 <= 25  # about 20 a minute
+
+
+def test_history_orders_are_placed_in_their_minutes_and_repeat_with_a_seed():
+    orders = generator.history(5, 10, spike=3, seed=9, start=HISTORY_START)
+    counts = generator.history_counts(5, 10, spike=3, seed=9)
+    minutes = [int(o["placed_at"][14:16]) for o in orders]
+    assert [minutes.count(m) for m in range(5)] == counts
+    assert all(ISO_MICROS_Z.match(o["placed_at"]) for o in orders)
+    assert orders == generator.history(5, 10, spike=3, seed=9, start=HISTORY_START)
+    assert len({o["orderid"] for o in orders}) == len(orders)
+
+
+def test_a_later_history_never_reuses_the_ids_of_an_earlier_one():
+    first = generator.history(3, 5, seed=1, start=HISTORY_START)
+    later = generator.history(3, 5, seed=1, start=HISTORY_START + timedelta(minutes=7))
+    assert without_time([dict(o, orderid="") for o in first]) == without_time(
+        [dict(o, orderid="") for o in later])  # same products, quantities, prices
+    assert not {o["orderid"] for o in first} & {o["orderid"] for o in later}
+
+
+def test_a_history_ends_an_hour_before_now_on_a_whole_minute():
+    now = datetime(2026, 11, 28, 15, 42, 31, tzinfo=UTC)
+    assert generator.history_start(30, now) == datetime(2026, 11, 28, 14, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"spike": 30}, "spike minute 30 is outside the history: choose 0 to 29"),
+    ({"lull": -1}, "lull minute -1 is outside the history"),
+    ({"spike": 4, "lull": 4}, "the spike and the lull are both at minute 4"),
+])
+def test_a_history_refuses_minutes_it_does_not_have(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generator.history_counts(30, 20, **kwargs)
+
+
+def test_writing_without_stamping_keeps_the_history_placed_at(order_table: str) -> None:
+    orders = generator.history(2, 3, seed=5, start=HISTORY_START)
+    write_orders(orders, order_table, burst=True, progress=False, stamp=False)
+    items = table_items(order_table)
+    assert {o["orderid"]: o["placed_at"] for o in orders} == {
+        i: item["placed_at"] for i, item in items.items()}
+
+
+def test_generate_writes_a_history_with_its_spike(order_table: str) -> None:
+    report = generator.generate(history_minutes=6, per_minute=5, spike=5, seed=2,
+                                table=order_table, progress=False)
+    assert report.written == sum(generator.history_counts(6, 5, spike=5, seed=2))
+    assert len(table_items(order_table)) == report.written
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"count": 5, "history_minutes": 3}, "either a count or a history"),
+    ({"count": 5, "spike": 2}, "add --history MINUTES"),
+    ({"history_minutes": 3, "lull": 3}, "lull minute 3 is outside the history"),
+])
+def test_generate_says_how_to_ask_for_a_spike_or_lull(moto_local, kwargs, message) -> None:
+    with pytest.raises(GeneratorError, match=message):
+        generator.generate(table="AnyTable", progress=False, **kwargs)

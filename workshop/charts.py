@@ -65,3 +65,84 @@ def save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
+
+
+def sales_anomalies(frame: pd.DataFrame, column: str = "orders",
+                    title: str = "Orders per minute, spikes and drops flagged") -> Figure:
+    """Bars per minute, the rolling baseline and its band, flagged minutes in red (spike) or
+    orange (drop): the output of `workshop.anomaly.detect`."""
+    _require(frame, ("minute", column, "baseline", "low", "high", "flag"), "sales_anomalies")
+    data = frame.assign(minute=pd.to_datetime(frame["minute"], utc=True)).sort_values("minute")
+    colors = data["flag"].map({"spike": "#D62728", "drop": "#FF8C00"}).fillna("#4169E1")
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    x = range(len(data))
+    ax.bar(x, data[column].astype(float), color=list(colors), label=column)
+    ax.plot(x, data["baseline"], color="black", linewidth=1.2, label="baseline (rolling median)")
+    ax.fill_between(x, data["low"], data["high"], color="grey", alpha=0.2, label="normal band")
+    for position, (_, row) in enumerate(data.iterrows()):
+        if row["flag"]:
+            ax.annotate(row["flag"], (position, float(row[column])), ha="center",
+                        xytext=(0, 4), textcoords="offset points", fontsize=8)
+    step = max(1, len(data) // 12)
+    ax.set_xticks(list(x)[::step], data["minute"].dt.strftime("%H:%M").iloc[::step])
+    ax.set_title(title)
+    ax.set_xlabel("minute (UTC)")
+    ax.set_ylabel(column)
+    ax.margins(y=0.15)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def latency_histogram(seconds: pd.DataFrame,
+                      title: str = "Seconds from placed to in S3 and to queryable") -> Figure:
+    """Two overlaid histograms of per-order latency, p50 and p95 marked: the output of
+    `workshop.latency.measure` (columns to_s3 and to_query)."""
+    _require(seconds, ("to_s3", "to_query"), "latency_histogram")
+    fig = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = fig.subplots()
+    top = float(max(seconds["to_s3"].max(), seconds["to_query"].max(), 1.0))
+    bins = [top * i / 30 for i in range(31)]
+    for column, label, color in (("to_s3", "in S3", "#4682B4"),
+                                 ("to_query", "queryable", "#32CD32")):
+        values = seconds[column].astype(float)
+        ax.hist(values, bins=bins, alpha=0.6, color=color, label=label)
+        for q, style in ((0.5, "-"), (0.95, "--")):
+            ax.axvline(values.quantile(q), color=color, linestyle=style, linewidth=1)
+    ax.set_title(title)
+    ax.set_xlabel("seconds after the order was placed (solid: p50, dashed: p95)")
+    ax.set_ylabel("orders")
+    ax.legend()
+    return fig
+
+
+def live_sales(frame: pd.DataFrame, bucket_seconds: int = 5,
+               title: str = "Live sales") -> Figure:
+    """Revenue per few seconds (bars) and the running total (line) of the orders placed so far:
+    the live dashboard's chart. `frame` has placed_at and amount (quantity x price)."""
+    _require(frame, ("placed_at", "amount"), "live_sales")
+    fig = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_title(title)
+    ax.set_xlabel(f"time (UTC), {bucket_seconds} s buckets")
+    ax.set_ylabel("revenue ($)")
+    ax.yaxis.set_major_formatter(StrMethodFormatter("${x:,.0f}"))
+    # Two axes from the first drawing on: a notebook (and nbval) shows the same figure shape
+    # while waiting as at the end.
+    total = ax.twinx()
+    total.set_ylabel("running total ($)")
+    total.yaxis.set_major_formatter(StrMethodFormatter("${x:,.0f}"))
+    if frame.empty:
+        ax.text(0.5, 0.5, "waiting for the first orders...", ha="center", va="center",
+                transform=ax.transAxes)
+        return fig
+    placed = pd.to_datetime(frame["placed_at"], utc=True)
+    buckets = frame.assign(bucket=placed.dt.floor(f"{bucket_seconds}s")).groupby("bucket")[
+        "amount"].sum()
+    width = pd.Timedelta(seconds=bucket_seconds * 0.8)
+    ax.bar(buckets.index, buckets.to_numpy(dtype=float), width=width, align="edge",
+           color="#32CD32", label="revenue per bucket")
+    total.plot(buckets.index, buckets.cumsum().to_numpy(dtype=float), color="black",
+               label="running total")
+    ax.tick_params(axis="x", labelrotation=30)
+    return fig

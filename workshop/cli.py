@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError, ProfileNotFound
 
 from workshop import config
 
@@ -28,19 +28,30 @@ def _local(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from workshop import stack
+    from workshop import show, stack
 
-    params = dict(item.split("=", 1) for item in args.parameter)
-    found = stack.deploy(params, on_status=print)
+    params = {}
+    for item in args.parameter:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise stack.StackError(
+                f"-p {item!r} is not KEY=VALUE; e.g. -p BufferIntervalSeconds=10")
+        params[key] = value
+    if args.plan:
+        print(stack.plan(params))
+        return 0
+    with show.StackEvents() as on_status:  # one line per resource event while it waits
+        found = stack.deploy(params, on_status=on_status, confirm=True if args.yes else stack.ask)
     print(json.dumps(found, indent=2, sort_keys=True))
     return 0
 
 
 def _teardown(args: argparse.Namespace) -> int:
-    from workshop import stack
+    from workshop import show, stack
 
-    stack.teardown(on_status=print)
-    return 0
+    with show.StackEvents() as on_status:
+        left = stack.teardown(on_status=on_status)
+    return 1 if left else 0
 
 
 def _outputs(args: argparse.Namespace) -> int:
@@ -56,7 +67,8 @@ def _generate(args: argparse.Namespace) -> int:
     generator.generate(  # logs its own report, with timestamps
         args.count, seed=args.seed, burst=args.burst, rate=args.rate,
         interval=args.interval, update=args.update, delete=args.delete,
-        progress=not args.quiet)
+        progress=not args.quiet, history_minutes=args.history, per_minute=args.per_minute,
+        spike=args.spike, lull=args.lull)
     return 0
 
 
@@ -103,9 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     deploy = sub.add_parser("deploy", help="deploy cloudformation/pipeline.yaml to the target")
     deploy.add_argument("--parameter", "-p", action="append", default=[], metavar="KEY=VALUE",
                         help="override a template parameter, e.g. -p BufferIntervalSeconds=10")
+    deploy.add_argument("--plan", action="store_true",
+                        help="only show account, region, stack and hourly cost; change nothing")
+    deploy.add_argument("--yes", action="store_true",
+                        help="aws target: go ahead without asking (after reading the plan)")
     deploy.set_defaults(func=_deploy)
 
-    teardown = sub.add_parser("teardown", help="empty the bucket and delete the stack")
+    teardown = sub.add_parser(
+        "teardown", help="empty the buckets, delete the stack, list what is left under the prefix")
     teardown.set_defaults(func=_teardown)
 
     outputs = sub.add_parser("outputs", help="print the stack's Outputs as JSON")
@@ -118,11 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
     pace.add_argument("--interval", type=float, default=3.0, help="seconds between orders")
     pace.add_argument("--rate", type=float, default=None, help="orders per second")
     pace.add_argument("--burst", action="store_true", help="as fast as batch writes allow")
-    generate.add_argument("--seed", default=None, help="the same seed gives the same orders")
+    generate.add_argument("--seed", type=int, default=None,
+                          help="the same seed gives the same orders (as `workshop demo --seed`)")
     generate.add_argument("--update", type=int, default=0, metavar="N",
                           help="then update N of the orders (MODIFY events)")
     generate.add_argument("--delete", type=int, default=0, metavar="N",
                           help="then delete N of the orders (REMOVE events)")
+    generate.add_argument("--history", type=int, default=None, metavar="MINUTES",
+                          help="instead: a past of MINUTES minutes of sales, ending an hour ago")
+    generate.add_argument("--per-minute", type=int, default=20, metavar="N",
+                          help="orders in each minute of --history (default 20)")
+    generate.add_argument("--spike", type=int, default=None, metavar="MINUTE",
+                          help="inject a spike (4x the orders) at this minute of --history "
+                          "(0 is the oldest)")
+    generate.add_argument("--lull", type=int, default=None, metavar="MINUTE",
+                          help="inject a lull (0.1x the orders) at this minute of --history")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
 
@@ -163,6 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except handled as error:
         print(f"workshop {args.command}: {error}", file=sys.stderr)
+        return 1
+    except (NoCredentialsError, ProfileNotFound) as error:
+        print(f"workshop {args.command}: {error}. The aws target uses your AWS credentials: run "
+              "`aws configure` (or `aws sso login`), or set WORKSHOP_AWS_PROFILE to a profile "
+              "that has them.", file=sys.stderr)
         return 1
     except EndpointConnectionError as error:
         hint = ("the local AWS is not running: start it with `workshop local start`"

@@ -9,16 +9,24 @@ Three ways to write: a burst (`batch_write_item`, 25 per request, as fast as it 
 stream (`put_item` every `interval` seconds, 3 s like the seed, or at `rate` orders/s), and
 `change_orders`, which updates and deletes orders on purpose so MODIFY and REMOVE events flow
 down the pipeline too. Every write path returns a report that counts only confirmed writes.
+
+`history` makes a past of sales to analyse without waiting for it: `minutes` whole minutes of
+orders, `per_minute` each, ending an hour ago (so they never mix with live orders), with a
+**spike** (SPIKE_FACTOR times the orders) or a **lull** (LULL_FACTOR times) injected on purpose
+at a chosen minute: `workshop generate --history 30 --spike 20 --lull 10`. Those orders keep the
+placed_at of their minute (written as a burst with `stamp=False`); the anomaly alerts
+(`workshop.anomaly`) must flag exactly those minutes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -39,6 +47,9 @@ DEFAULT_INTERVAL = 3.0  # seconds between orders in continuous mode, as in the s
 BATCH_SIZE = 25  # the most items one batch_write_item request accepts
 MAX_ATTEMPTS = 10  # tries per request before giving up on throttling or unprocessed items
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 5.0  # seconds: exponential backoff with jitter
+SPIKE_FACTOR = 4.0  # a spike minute of `history` has this many times the usual orders
+LULL_FACTOR = 0.1  # a lull minute of `history` has this fraction of the usual orders
+HISTORY_GAP = timedelta(hours=1)  # a history ends this long before now, away from live orders
 THROTTLING_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
                     "RequestLimitExceeded"}
 
@@ -146,6 +157,70 @@ def make_orders(count: int, seed: int | str | None = None, start: int = 0) -> li
     return list(islice(iter_orders(seed, start), count))
 
 
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def history_counts(minutes: int, per_minute: int, spike: int | None = None,
+                   lull: int | None = None, seed: int | str | None = None) -> list[int]:
+    """Orders in each minute of a history: about `per_minute` (give or take its square root, as
+    real traffic varies), times SPIKE_FACTOR or LULL_FACTOR at the spike and lull minutes
+    (0 is the oldest minute)."""
+    if minutes < 1 or per_minute < 1:
+        raise ValueError(f"a history needs at least 1 minute and 1 order per minute; got "
+                         f"{minutes} minutes of {per_minute}")
+    for name, minute in (("spike", spike), ("lull", lull)):
+        if minute is not None and not 0 <= minute < minutes:
+            raise ValueError(f"{name} minute {minute} is outside the history: choose 0 to "
+                             f"{minutes - 1} (0 is the oldest minute)")
+    if spike is not None and spike == lull:
+        raise ValueError(f"the spike and the lull are both at minute {spike}: pick two minutes")
+    rng = random.Random(f"{seed}-counts" if seed is not None else None)
+    counts = [max(1, round(rng.gauss(per_minute, per_minute ** 0.5))) for _ in range(minutes)]
+    if spike is not None:
+        counts[spike] = round(counts[spike] * SPIKE_FACTOR)
+    if lull is not None:
+        counts[lull] = round(counts[lull] * LULL_FACTOR)
+    return counts
+
+
+def history_start(minutes: int, now: datetime | None = None) -> datetime:
+    """The first minute of a `minutes`-long history that ends HISTORY_GAP before `now`."""
+    now = now or datetime.now(UTC)
+    end = now.replace(second=0, microsecond=0) - HISTORY_GAP
+    return end - timedelta(minutes=minutes)
+
+
+def history(
+    minutes: int = 30,
+    per_minute: int = 20,
+    *,
+    spike: int | None = None,  # minute (0 = oldest) with SPIKE_FACTOR times the orders
+    lull: int | None = None,  # minute with LULL_FACTOR times the orders
+    seed: int | str | None = None,
+    start: datetime | None = None,  # first minute; default: `minutes` before an hour ago
+) -> list[dict[str, Any]]:
+    """Orders placed over past minutes, with a spike or a lull on purpose: sales to analyse.
+
+    Write them with `write_orders(orders, burst=True, stamp=False)` so they keep their
+    placed_at. A seed gives the same products, quantities, prices and seconds every time;
+    order ids also depend on the start minute, so a later history never overwrites an earlier one.
+    """
+    counts = history_counts(minutes, per_minute, spike, lull, seed)
+    start = (start or history_start(minutes)).astimezone(UTC).replace(second=0, microsecond=0)
+    rng = random.Random(f"{seed}-seconds" if seed is not None else None)
+    orders = make_orders(sum(counts), seed)
+    placed = []
+    for minute, count in enumerate(counts):
+        offsets = sorted(rng.uniform(0, 60) for _ in range(count))
+        placed += [start + timedelta(minutes=minute, seconds=o) for o in offsets]
+    salt = start.isoformat().encode()
+    return [dict(order, placed_at=_iso(when),
+                 orderid=hashlib.blake2b(order["orderid"].encode() + salt,
+                                         digest_size=8).hexdigest())
+            for order, when in zip(orders, placed, strict=True)]
+
+
 def default_table() -> str:
     """The OrderTable of the deployed stack (its TableName output)."""
     from workshop import stack
@@ -215,11 +290,15 @@ def _write_batch(table: str, orders: list[dict[str, Any]], report: WriteReport) 
         "the table is throttled: wait a minute, or write with --rate instead of --burst", report)
 
 
+def _stamped(order: dict[str, Any], stamp: bool) -> dict[str, Any]:
+    return dict(order, placed_at=now_iso()) if stamp else dict(order)
+
+
 def _write_burst(orders: Iterable[dict[str, Any]], report: WriteReport, bar: tqdm,
-                 deadline: float | None) -> None:
+                 deadline: float | None, stamp: bool = True) -> None:
     iterator = iter(orders)
     while deadline is None or time.monotonic() < deadline:
-        batch = [dict(o, placed_at=now_iso()) for o in islice(iterator, BATCH_SIZE)]
+        batch = [_stamped(o, stamp) for o in islice(iterator, BATCH_SIZE)]
         if not batch:
             return
         before = report.written
@@ -228,14 +307,14 @@ def _write_burst(orders: Iterable[dict[str, Any]], report: WriteReport, bar: tqd
 
 
 def _write_paced(orders: Iterable[dict[str, Any]], report: WriteReport, bar: tqdm,
-                 interval: float, deadline: float | None) -> None:
+                 interval: float, deadline: float | None, stamp: bool = True) -> None:
     start = time.monotonic()
     for index, order in enumerate(orders):
         due = start + index * interval  # a schedule, not a sleep per order, so it never drifts
         if deadline is not None and due >= deadline:
             return
         _sleep(max(0.0, due - time.monotonic()))
-        order = dict(order, placed_at=now_iso())
+        order = _stamped(order, stamp)
         report.unconfirmed = 1
         _call(report.table, report, "put_item", TableName=report.table, Item=_to_item(order))
         report.unconfirmed = 0
@@ -274,6 +353,7 @@ def write_orders(
     burst: bool = False,  # batch_write_item, 25 per request, as fast as DynamoDB takes them
     progress: bool = True,  # a tqdm bar when the number of orders is known
     duration: float | None = None,  # stop after this many seconds
+    stamp: bool = True,  # set placed_at to the write time; False keeps the orders' own (history)
 ) -> WriteReport:
     """Write orders to the OrderTable and report exactly how many DynamoDB confirmed.
 
@@ -292,9 +372,9 @@ def write_orders(
     try:
         with logging_redirect_tqdm(loggers=_console_loggers()):
             if burst:
-                _write_burst(orders, report, bar, deadline)
+                _write_burst(orders, report, bar, deadline, stamp)
             else:
-                _write_paced(orders, report, bar, pause, deadline)
+                _write_paced(orders, report, bar, pause, deadline, stamp)
     except KeyboardInterrupt:
         report.interrupted = True
         log.info("Stopped by Ctrl+C")
@@ -445,14 +525,32 @@ def generate(
     delete: int = 0,
     progress: bool = True,
     table: str | None = None,
+    history_minutes: int | None = None,
+    per_minute: int = 20,
+    spike: int | None = None,
+    lull: int | None = None,
 ) -> WriteReport:
     """What `workshop generate` does: write orders, then update and delete some of them.
 
     count=None writes one order every `interval` s (or at `rate`/s) until Ctrl+C; count=0 with
     update/delete changes orders already in the table; otherwise `count` orders are written
-    (burst or paced) and `update`/`delete` of those are then changed.
+    (burst or paced) and `update`/`delete` of those are then changed. `history_minutes` writes
+    a past of that many minutes instead (`per_minute` orders each, a `spike` and/or a `lull`
+    at the minutes given, 0 the oldest), as a burst, keeping each order's placed_at.
     """
     _ensure_log_output()
+    if history_minutes is not None:
+        if count is not None:
+            raise GeneratorError("Give either a count or a history in minutes, not both: a "
+                                 "history's size is its minutes times the orders per minute")
+        try:
+            orders = history(history_minutes, per_minute, spike=spike, lull=lull, seed=seed)
+        except ValueError as error:
+            raise GeneratorError(f"Cannot make that history: {error}") from None
+        return write_orders(orders, table, burst=True, progress=progress, stamp=False)
+    if spike is not None or lull is not None:
+        raise GeneratorError("A spike or a lull is injected into a history: add "
+                             "--history MINUTES (e.g. --history 30 --spike 20)")
     if rate is not None:
         interval = None
     table = table or default_table()

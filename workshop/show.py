@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from workshop import template
 from workshop.config import Settings, client, settings
@@ -117,8 +118,8 @@ class StackEvents:
         try:
             found = client("cloudformation", self.s).describe_stack_events(
                 StackName=self.s.stack_name)["StackEvents"]
-        except ClientError:
-            return []  # no stack yet
+        except (ClientError, ResponseParserError):
+            return []  # no stack yet (or, locally, one moto cannot describe)
         return list(reversed(found))  # oldest first
 
     def poll(self) -> None:
