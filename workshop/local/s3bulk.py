@@ -25,9 +25,10 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from workshop.config import LOCAL_HOST, LocalModeViolation, Settings
+from workshop.config import LOCAL_HOST, Settings
+from workshop.local.wire import local_endpoint
 
 ROUTE = "/_workshop/s3bulk/"
 MARKER = "X-Workshop-S3Bulk"  # set on every answer of the routes, so a client knows they exist
@@ -150,12 +151,7 @@ class BulkReader:
     """Lists and reads objects of the local S3 in bulk, one keep-alive connection per thread."""
 
     def __init__(self, s: Settings) -> None:
-        if not s.is_local or s.endpoint_url is None:
-            raise LocalModeViolation("The bulk S3 reader is for the local AWS only.")
-        endpoint = urlsplit(s.endpoint_url)
-        if endpoint.hostname != LOCAL_HOST:
-            raise LocalModeViolation(f"The bulk S3 reader refuses {endpoint.hostname}.")
-        self.host, self.port = endpoint.hostname, endpoint.port or 80
+        self.host, self.port = local_endpoint(s, "bulk S3 reader")
         # moto picks the account by the access key of the credential scope, as for boto3's calls
         self.headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/"
                                          f"{s.region}/s3/aws4_request, SignedHeaders=host, "

@@ -32,16 +32,21 @@ class WireError(RuntimeError):
         self.code = code
 
 
+def local_endpoint(s: Settings, who: str) -> tuple[str, int]:
+    """The local AWS's host and port; refuses the aws target and any host but 127.0.0.1."""
+    if not s.is_local or s.endpoint_url is None:
+        raise LocalModeViolation(f"The {who} is for the local AWS only.")
+    endpoint = urlsplit(s.endpoint_url)
+    if endpoint.hostname != LOCAL_HOST:
+        raise LocalModeViolation(f"The {who} refuses {endpoint.hostname}.")
+    return endpoint.hostname, endpoint.port or 80
+
+
 class WireClient:
     """Posts JSON-protocol calls to the local AWS, one keep-alive connection per thread."""
 
     def __init__(self, s: Settings, service: str) -> None:
-        if not s.is_local or s.endpoint_url is None:
-            raise LocalModeViolation("The wire client is for the local AWS only.")
-        endpoint = urlsplit(s.endpoint_url)
-        if endpoint.hostname != LOCAL_HOST:
-            raise LocalModeViolation(f"The wire client refuses {endpoint.hostname}.")
-        self.host, self.port = endpoint.hostname, endpoint.port or 80
+        self.host, self.port = local_endpoint(s, "wire client")
         self.prefix, self.content_type, self.signing_name = TARGETS[service]
         self.region = s.region
         self._local = threading.local()
