@@ -175,6 +175,19 @@ def test_units_per_product_today_counts_live_orders_in_their_latest_state(sales:
     assert str(frame["total_units"].dtype) == "int64"  # BIGINT, as Athena sums integers
 
 
+def test_results_keep_duckdbs_column_types_and_unique_names(sales: Lake) -> None:
+    """Strings come through Arrow (fast), every other column as DuckDB's .df() types it."""
+    frame = sales.engine.query(
+        "SELECT orderid, quantity, price, event_type = 'REMOVE' AS removed, "
+        "from_iso8601_timestamp(event_time) AS at, CAST(NULL AS varchar) AS nothing, orderid "
+        "FROM orders WHERE orderid = 'a1' ORDER BY at")
+    assert list(frame.columns) == ["orderid", "quantity", "price", "removed", "at", "nothing",
+                                   "orderid_1"]
+    assert [str(t) for t in frame.dtypes] == ["str", "int32", "float64", "bool",
+                                              "datetime64[us, UTC]", "str", "str"]
+    assert frame["orderid"].tolist() == ["a1"] and frame["nothing"].isna().all()
+
+
 def test_revenue_per_product(sales: Lake) -> None:
     frame = sales.engine.query(athena.QUERIES["revenue_per_product"])
     assert rows(frame) == [("Laptop", 2, 7, 6599.96),  # 3 x 1000 + 4 x 899.99
@@ -202,6 +215,16 @@ def test_latest_state_per_order_shows_removed_orders(sales: Lake) -> None:
         "a3": (1, 300.0, "REMOVE", True), "a4": (1, 250.5, "INSERT", False),
         "a5": (4, 899.99, "MODIFY", False), "a6": (2, 199.0, "REMOVE", True)}
     assert frame["orderid"].tolist() == ["y2", "y1", "a1", "a2", "a3", "a4", "a5", "a6"]
+
+
+def test_latest_state_lists_orders_by_the_time_they_were_placed_not_its_text(lake: Lake) -> None:
+    when = t(TODAY, 5, 0)
+    later, earlier = (event(n, "Phone", 1, 9.5, when, "INSERT", when) for n in ("b", "a"))
+    later["placed_at"] = when.strftime("%Y-%m-%dT%H:%M:05.5Z")  # text sorts it first
+    earlier["placed_at"] = when.strftime("%Y-%m-%dT%H:%M:05Z")
+    lake.put("orders/", when, [later, earlier])
+    frame = lake.engine.query(athena.QUERIES["latest_state_per_order"])
+    assert frame["orderid"].tolist() == ["a", "b"]
 
 
 def test_p95_price_per_product(sales: Lake) -> None:
@@ -385,8 +408,49 @@ def test_objects_are_fetched_once_and_new_ones_are_picked_up(own_sales: Lake,
     another_kernel = LocalAthena(own_sales.database, moto_local)  # same state folder on disk
     assert rows(another_kernel.query(count)) == [(15,)]
     assert another_kernel.last_fetch.fetched == 0
-    cache = moto_local.state_dir / "query-cache" / own_sales.bucket / "orders"
-    assert len(list(cache.rglob("gadget-orders-*"))) == 5
+    orders = another_kernel.tables()["orders"]
+    held = [key for segment in another_kernel.cache.segments(orders) for key in segment.objects]
+    listed = [key for key, _ in another_kernel.cache.list(orders)]
+    assert sorted(held) == sorted(listed) and len(listed) == 5  # each object cached once
+    assert len(another_kernel.cache.segments(orders)) == 2  # one per fetch, not one per object
+
+
+def test_kernels_that_fetched_the_same_objects_at_once_still_count_each_row_once(
+        own_sales: Lake, moto_local: config.Settings) -> None:
+    count = "SELECT COUNT(*) AS n, COUNT(DISTINCT orderid) AS orders FROM orders"
+    first, second = (LocalAthena(own_sales.database, moto_local) for _ in range(2))
+    assert rows(first.query(count)) == [(14, 8)]
+    orders = second.tables()["orders"]
+    # `second` fetched the same objects while `first` did: its segment overlaps first's.
+    objects = [(key, first.cache.segments(orders)[0].body(key)) for key, _ in
+               second.cache.list(orders)]
+    second.cache.write(orders, objects[1:])
+    assert len(second.cache.segments(orders)) == 2
+    for kernel in (second, LocalAthena(own_sales.database, moto_local)):
+        assert rows(kernel.query(count)) == [(14, 8)]
+        assert kernel.last_fetch.fetched == 0
+
+
+def test_a_segment_with_a_deleted_object_is_skipped_and_removed_when_stale(
+        own_sales: Lake, moto_local: config.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workshop.local import segments
+
+    assert rows(own_sales.engine.query("SELECT COUNT(*) FROM orders")) == [(14,)]
+    orders = own_sales.engine.tables()["orders"]
+    (old,) = own_sales.engine.cache.segments(orders)
+    s3 = config.client("s3")
+    yesterday = f"orders/year={YESTERDAY:%Y}/month={YESTERDAY:%m}/day={YESTERDAY:%d}/"
+    (gone,) = s3.list_objects_v2(Bucket=own_sales.bucket, Prefix=yesterday)["Contents"]
+    s3.delete_object(Bucket=own_sales.bucket, Key=gone["Key"])  # its 2 rows go with it
+    kernel = LocalAthena(own_sales.database, moto_local)
+    assert rows(kernel.query("SELECT COUNT(*) FROM orders")) == [(12,)]
+    assert kernel.last_fetch.fetched == 3  # the old segment's other objects, fetched again
+    assert old.manifest.exists()  # young: another kernel may be reading it
+    monkeypatch.setattr(segments, "STALE_AFTER_SECONDS", 0.0)
+    assert rows(LocalAthena(own_sales.database, moto_local).query(
+        "SELECT COUNT(*) FROM orders")) == [(12,)]
+    assert not old.manifest.exists()
+    assert not any(file.path.exists() for file in old.files)
 
 
 def test_only_partition_folders_are_read_and_deleted_objects_are_forgotten(

@@ -19,6 +19,7 @@ without the routes (a moto server started another way) is recognised by the miss
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import re
@@ -75,23 +76,37 @@ def list_objects(backend: Any, bucket: str, prefix: str) -> list[tuple[str, int]
     return [(key.name, key.size) for key in keys]
 
 
+def _value(key: Any) -> bytes:
+    """An object's bytes, as FakeKey.value returns them, without copying them when possible.
+
+    moto keeps a small object in a SpooledTemporaryFile over a BytesIO, whose getvalue()
+    shares its buffer; FakeKey.value reads and copies it (0.3 s per 184 MB here).
+    """
+    inner = getattr(getattr(key, "_value_buffer", None), "_file", None)
+    if isinstance(inner, io.BytesIO):
+        with key.lock:
+            return inner.getvalue()
+    return key.value
+
+
 def read_objects(backend: Any, bucket: str, keys: Iterable[str]) -> Iterator[bytes]:
     """The framed bodies of keys: a JSON header line, then the bytes GetObject would return."""
     found = _bucket(backend, bucket)
     for name in keys:
         key = backend.get_object(found.name, name)
-        body = key.value if key is not None else None
+        body = _value(key) if key is not None else None
         size = -1 if body is None else len(body)
         yield json.dumps({"key": name, "size": size}).encode() + b"\n"
         if body:
             yield body
 
 
-def _answer(start_response: Callable[..., Any], status: str, body: bytes,
+def _answer(start_response: Callable[..., Any], status: str, body: bytes | list[bytes],
             content_type: str = "application/json") -> list[bytes]:
-    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))),
-                            (MARKER, "1")])
-    return [body]
+    parts = body if isinstance(body, list) else [body]  # parts are sent as they are, unjoined
+    start_response(status, [("Content-Type", content_type),
+                            ("Content-Length", str(sum(map(len, parts)))), (MARKER, "1")])
+    return parts
 
 
 def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -112,8 +127,8 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
             return _answer(start_response, "200 OK", json.dumps({"objects": objects}).encode())
         if operation == "get" and request.method == "POST":
             keys = json.loads(request.get_data() or b"{}").get("keys", [])
-            body = b"".join(read_objects(backend, bucket, keys))
-            return _answer(start_response, "200 OK", body, "application/octet-stream")
+            parts = list(read_objects(backend, bucket, keys))
+            return _answer(start_response, "200 OK", parts, "application/octet-stream")
     except NoSuchBucket:
         return _answer(start_response, "404 Not Found", json.dumps({
             "code": "NoSuchBucket", "message": f"The bucket {bucket} does not exist."}).encode())

@@ -1,6 +1,8 @@
 -- The latest state of every order, and whether it was cancelled (latest event is a REMOVE).
 -- row_number() numbers each order's events from the newest; the newest is its state now.
 -- Two events in the same second are ordered by kind: INSERT, then MODIFY, then REMOVE.
+-- Orders are listed by when they were placed, as a time: ISO-8601 text sorts wrongly when the
+-- fraction of a second is written with other digits ('12:00:05Z' after '12:00:05.5Z').
 SELECT orderid,
        product_name,
        quantity,
@@ -19,4 +21,4 @@ FROM (
     FROM orders
 ) AS events
 WHERE rn = 1
-ORDER BY placed_at, orderid
+ORDER BY from_iso8601_timestamp(placed_at), orderid

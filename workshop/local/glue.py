@@ -1,0 +1,134 @@
+"""A Glue table as the local engine reads it: DuckDB column types, S3 location, JSON key names.
+
+moto stores the tables the template declares; the engine reads them back with
+`GlueTable.from_glue` and needs three things from each: the DuckDB type of every column, which S3
+keys hold its rows (the location, Hive partition folders, partition projection), and how the JSON
+keys of its objects are spelled (Athena's JSON SerDe ignores their case, DuckDB does not).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from workshop.athena import QueryError, UnsupportedQuery
+
+GLUE_TO_DUCKDB = {
+    "string": "VARCHAR", "int": "INTEGER", "integer": "INTEGER", "bigint": "BIGINT",
+    "smallint": "SMALLINT", "tinyint": "TINYINT", "double": "DOUBLE", "float": "FLOAT",
+    "boolean": "BOOLEAN", "timestamp": "TIMESTAMP", "date": "DATE",
+}
+
+@dataclass(frozen=True)
+class GlueTable:
+    """One Glue table as the local engine reads it: DuckDB types, S3 location, JSON key names."""
+
+    database: str
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) of the data columns
+    partitions: tuple[tuple[str, str], ...]  # (name, DuckDB type) of the partition keys
+    bucket: str
+    prefix: str  # the key prefix of the location, ending in "/" (or empty)
+    json_keys: tuple[tuple[str, str], ...] = ()  # SerDe "mapping.<column>" -> JSON key
+    projection: tuple[tuple[str, str], ...] = ()  # the table's projection.* parameters
+
+    @classmethod
+    def from_glue(cls, database: str, table: dict[str, Any]) -> GlueTable:
+        """Read a `glue.get_table(...)["Table"]` answer."""
+        name = table["Name"].lower()
+        sd = table.get("StorageDescriptor", {})
+        location = sd.get("Location", "")
+        match = re.fullmatch(r"s3a?n?://([^/]+)/?(.*)", location)
+        if not match:
+            raise QueryError(f"Glue table {database}.{name} has location {location!r}, not an "
+                             "s3:// URL; fix the table in the template and run `workshop deploy`.")
+        prefix = match.group(2)
+        prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        serde = sd.get("SerdeInfo", {}).get("Parameters", {}) or {}
+        mappings = tuple(sorted((k.split(".", 1)[1].lower(), v) for k, v in serde.items()
+                                if k.lower().startswith("mapping.")))
+        return cls(
+            database=database, name=name,
+            columns=tuple((c["Name"].lower(), duckdb_type(c["Type"], c["Name"], name))
+                          for c in sd.get("Columns", [])),
+            partitions=tuple((c["Name"].lower(), duckdb_type(c["Type"], c["Name"], name))
+                             for c in table.get("PartitionKeys", [])),
+            bucket=match.group(1), prefix=prefix, json_keys=mappings,
+            projection=tuple(sorted((k.lower(), str(v)) for k, v in
+                                    (table.get("Parameters") or {}).items()
+                                    if k.lower().startswith("projection."))))
+
+    @property
+    def schema(self) -> dict[str, str]:
+        """Every column, partition keys last (as Athena lists them), with its DuckDB type."""
+        return dict(self.columns + self.partitions)
+
+    @property
+    def key_pattern(self) -> re.Pattern[str]:
+        """Keys of data objects: Hive-style partition folders, no hidden (_ or .) files."""
+        folders = "".join(f"{re.escape(p)}=(?P<p{i}>[^/]+)/"
+                          for i, (p, _) in enumerate(self.partitions))
+        return re.compile(f"^{re.escape(self.prefix)}{folders}[^/._][^/]*$")
+
+    def visible(self, key: str) -> bool:
+        """Would Athena read this object? Its folders must be partitions the projection makes."""
+        match = self.key_pattern.match(key)
+        if match is None:
+            return False
+        params = dict(self.projection)
+        if params.get("projection.enabled", "false").lower() != "true":
+            return True
+        return all(_projected(params, name, match.group(f"p{i}"))
+                   for i, (name, _) in enumerate(self.partitions))
+
+
+def _projected(params: dict[str, str], name: str, value: str) -> bool:
+    """Is `value` one of the values Athena's partition projection generates for `name`?"""
+    kind = params.get(f"projection.{name}.type", "").lower()
+    if kind == "integer":
+        low, _, high = params.get(f"projection.{name}.range", "").partition(",")
+        digits = int(params.get(f"projection.{name}.digits", "0") or 0)
+        if not value.isdigit() or not (low.strip() and high.strip()):
+            return False
+        return int(low) <= int(value) <= int(high) and value == str(int(value)).zfill(digits)
+    if kind == "enum":
+        return value in params.get(f"projection.{name}.values", "").split(",")
+    return True  # date and injected projections: read whatever is there
+
+
+def duckdb_type(glue_type: str, column: str, table: str) -> str:
+    """The DuckDB type for a Glue (Hive) column type, e.g. decimal(10,2) -> DECIMAL(10,2)."""
+    t = glue_type.strip().lower()
+    if t in GLUE_TO_DUCKDB:
+        return GLUE_TO_DUCKDB[t]
+    if match := re.fullmatch(r"decimal\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", t):
+        return f"DECIMAL({match.group(1)},{match.group(2)})"
+    if t == "decimal":
+        return "DECIMAL(10,0)"  # Hive's default precision and scale
+    if re.fullmatch(r"(var)?char\s*\(\s*\d+\s*\)", t):
+        return "VARCHAR"
+    if match := re.fullmatch(r"array\s*<(.+)>", t):
+        return duckdb_type(match.group(1), column, table) + "[]"
+    raise UnsupportedQuery(
+        f"Column {column} of table {table} has Glue type {glue_type}, which the local engine "
+        "does not read; run this query on Athena (WORKSHOP_TARGET=aws) or declare a simpler "
+        "type in the template.")
+
+
+def spelling_of(table: GlueTable, first_line: bytes) -> tuple[str, ...]:
+    """The JSON key of each column in an object: Athena's JSON SerDe ignores the key's case.
+
+    DuckDB's read_json matches keys exactly, so the first record tells how they are spelled
+    (Firehose's error records say attemptsMade where the Glue column is attemptsmade).
+    """
+    mapped = dict(table.json_keys)
+    try:
+        record = json.loads(first_line or b"{}")
+    except ValueError:
+        record = {}  # DuckDB reports the bad line, with its object, when it reads it
+    keys = list(record) if isinstance(record, dict) else []
+    by_lower = {k.lower(): k for k in keys}
+    return tuple(mapped.get(name) or (name if name in keys else by_lower.get(name, name))
+                 for name, _ in table.columns)
