@@ -102,6 +102,12 @@ def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
     return count / elapsed, [arrival[o] - written[o] for o in written]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -123,19 +129,27 @@ def main() -> None:
     process.start(s)
     try:
         outputs = stack.deploy(s=s)
+        running = process.status(s).running
+        pids = {**running, "this process": os.getpid()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         base = baseline(s, args.orders)
+        middle = {name: cpu_seconds(pid) for name, pid in pids.items()}
         rate, latencies = deliver(s, outputs, args.orders, 0, timeout=600)
+        after = {name: cpu_seconds(pid) for name, pid in pids.items()}
         q = statistics.quantiles(latencies, n=100)
         print(f"orders: {args.orders}")
         print(f"baseline  batch writes only: {base:8.0f} orders/s")
         print(f"pipeline  write -> S3:       {rate:8.0f} orders/s  ({rate / base:.2f}x baseline)")
         print(f"latency write -> S3 object (burst): p50 {q[49]:.2f} s  p95 {q[94]:.2f} s  "
               f"max {max(latencies):.2f} s")
+        for phase, start, end, seconds in (("baseline", before, middle, args.orders / base),
+                                           ("pipeline", middle, after, args.orders / rate)):
+            print(f"CPU seconds, {phase} ({seconds:.1f} s on {os.cpu_count()} cores): " + ", ".join(
+                f"{name} {end[name] - start[name]:.1f}" for name in pids))
         _, paced = deliver(s, outputs, 2000, args.orders, timeout=600, rate=200)
         q = statistics.quantiles(paced, n=100)
         print(f"latency at a steady 200 orders/s (2000 orders): p50 {q[49]:.2f} s  "
               f"p95 {q[94]:.2f} s  max {max(paced):.2f} s")
-        running = process.status(s).running
         print("resident memory: " + ", ".join(
             f"{name} {rss_mb(pid):.0f} MB" for name, pid in running.items()))
         done = args.orders + 2000

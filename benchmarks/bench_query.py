@@ -1,7 +1,7 @@
 """Benchmark: the local Athena engine against a plain pandas baseline, on one million records.
 
 Writes 1,000,000 transformed records in 2,000 objects in Firehose's layout into a local S3 (the
-moto ThreadedMotoServer of workshop.local.server, started in a child process as `workshop local
+moto server of workshop.local.server, started in a child process as `workshop local
 start` runs it apart from the notebooks), creates the Glue tables exactly as
 cloudformation/pipeline.yaml declares them, then prints for each workshop query the local time
 cold (empty query cache, new engine), warm (same engine again) and in a second kernel (cache on
@@ -45,7 +45,7 @@ STREAM = "bench-orders"  # names objects as Firehose does: <stream>-<version>-<t
 
 
 def serve(port: int, ready: Any, cache_module_list: bool) -> None:
-    """Child process: the local AWS's moto server (a ThreadedMotoServer) until terminated."""
+    """Child process: the local AWS's moto server until terminated."""
     import logging
 
     from workshop.local.server import start_server

@@ -13,10 +13,9 @@ import signal
 import socket
 import threading
 
-from moto.server import ThreadedMotoServer
-
 from workshop.config import settings
 from workshop.local import fastpaths, models, retention, s3bulk
+from workshop.local.keepalive import LocalServer
 
 log = logging.getLogger("workshop.local.server")
 
@@ -43,7 +42,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int) -> ThreadedMotoServer:
+def start_server(port: int) -> LocalServer:
     """Start moto on 127.0.0.1:port in this process, with the local models and fast paths."""
     if not port_is_free(port):
         raise PortInUse(
@@ -53,7 +52,7 @@ def start_server(port: int) -> ThreadedMotoServer:
     models.register()
     fastpaths.apply()
     s3bulk.install()  # the query engine's bulk read of the local S3
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = LocalServer(port)  # moto's app, with keep-alive connections
     server.start()
     return server
 
