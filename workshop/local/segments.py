@@ -289,8 +289,8 @@ class SegmentCache:
             files.append({"path": relative, "spelling": list(spelling)})
         manifest = self._manifests(table) / f"{segment_id}.json"
         _write_whole(manifest, [json.dumps({"files": files, "objects": where}).encode()])
-        segment = self._read(table, manifest)
-        assert segment is not None  # just written
+        segment = Segment(id=segment_id, manifest=manifest, objects=where, files=tuple(
+            SegmentFile(base / f["path"], tuple(f["spelling"])) for f in files))
         self._known[manifest] = segment
         return segment
 
