@@ -169,12 +169,8 @@ class SegmentCache:
             data = json.loads(manifest.read_bytes())
         except FileNotFoundError:
             return None  # removed as out of date by another kernel
-        base = self.root / table.bucket
-        return Segment(
-            id=manifest.stem, manifest=manifest,
-            files=tuple(SegmentFile(base / f["path"], tuple(f["spelling"]))
-                        for f in data["files"]),
-            objects={key: tuple(where) for key, where in data["objects"].items()})
+        return _segment(manifest, self.root / table.bucket, data["files"],
+                        {key: tuple(where) for key, where in data["objects"].items()})
 
     def plan(self, table: GlueTable, listed: dict[str, int],
              loaded: dict[str, Segment]) -> tuple[list[Segment], list[str]]:
@@ -289,10 +285,15 @@ class SegmentCache:
             files.append({"path": relative, "spelling": list(spelling)})
         manifest = self._manifests(table) / f"{segment_id}.json"
         _write_whole(manifest, [json.dumps({"files": files, "objects": where}).encode()])
-        segment = Segment(id=segment_id, manifest=manifest, objects=where, files=tuple(
-            SegmentFile(base / f["path"], tuple(f["spelling"])) for f in files))
+        segment = _segment(manifest, base, files, where)
         self._known[manifest] = segment
         return segment
+
+
+def _segment(manifest: Path, base: Path, files: list[dict], objects: dict) -> Segment:
+    """The segment a manifest describes (its files' paths are relative to the bucket's folder)."""
+    return Segment(id=manifest.stem, manifest=manifest, objects=objects, files=tuple(
+        SegmentFile(base / f["path"], tuple(f["spelling"])) for f in files))
 
 
 def _counted(segment: Segment | None, gone: list[str],
