@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from workshop.athena import QueryError, UnsupportedQuery
@@ -65,24 +66,36 @@ class GlueTable:
         """Every column, partition keys last (as Athena lists them), with its DuckDB type."""
         return dict(self.columns + self.partitions)
 
-    @property
+    @cached_property
     def key_pattern(self) -> re.Pattern[str]:
         """Keys of data objects: Hive-style partition folders, no hidden (_ or .) files."""
         folders = "".join(f"{re.escape(p)}=(?P<p{i}>[^/]+)/"
                           for i, (p, _) in enumerate(self.partitions))
         return re.compile(f"^{re.escape(self.prefix)}{folders}[^/._][^/]*$")
 
+    @cached_property
+    def _projected_folders(self) -> dict[str, bool]:
+        """Partition folder -> is it one the projection makes (filled by `visible`)."""
+        return {}
+
     def visible(self, key: str) -> bool:
-        """Would Athena read this object? Its folders must be partitions the projection makes."""
+        """Would Athena read this object? Its folders must be partitions the projection makes.
+
+        Called for every listed key: the pattern is compiled once and each folder is judged
+        once (2,000 keys took 0.15-0.18 s of every query before, 24 folders now).
+        """
         match = self.key_pattern.match(key)
         if match is None:
             return False
-        params = dict(self.projection)
-        if params.get("projection.enabled", "false").lower() != "true":
-            return True
-        return all(_projected(params, name, match.group(f"p{i}"))
-                   for i, (name, _) in enumerate(self.partitions))
-
+        folder = key[:key.rfind("/") + 1]
+        known = self._projected_folders.get(folder)
+        if known is None:
+            params = dict(self.projection)
+            known = params.get("projection.enabled", "false").lower() != "true" or all(
+                _projected(params, name, match.group(f"p{i}"))
+                for i, (name, _) in enumerate(self.partitions))
+            self._projected_folders[folder] = known
+        return known
 
 def _projected(params: dict[str, str], name: str, value: str) -> bool:
     """Is `value` one of the values Athena's partition projection generates for `name`?"""
