@@ -206,7 +206,7 @@ def report(local: dict[str, dict[str, float]], baseline: dict[str, float],
     first = next(iter(local.values()))
     print(f"local S3 read {'in bulk' if first['bulk'] else 'by GetObject'}: "
           f"{first['requests']:.0f} requests for a cold query; '(fetch)' is listing and "
-          "fetching, which overlaps loading")
+          "fetching, done before loading")
     print(f"\n{'query':<26}{'rows':>8}{'cold s':>9}{'(fetch)':>9}{'warm s':>9}"
           f"{'new kernel':>11}{'x cold':>8}{'x warm':>8}")
     met = True

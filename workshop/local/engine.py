@@ -26,7 +26,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,9 +163,10 @@ class LocalAthena:
     def _refresh(self, table: GlueTable) -> None:
         """Bring the table's rows up to date: load new segments, fetch what no segment holds.
 
-        Reloads from scratch when a loaded object was deleted or rewritten. DuckDB loads each
-        segment on a thread of its own while the next batch is fetched, so parsing overlaps
-        the transfer from the local S3.
+        Reloads from scratch when a loaded object was deleted or rewritten. Every batch is
+        fetched first and then DuckDB loads all new segments in one statement: on 2 cores,
+        parsing each batch while the next was fetched made the two compete for the cores, and
+        a cold query took 0.4-0.8 s longer (2,000 objects, 184 MB, measured here).
         """
         started = time.perf_counter()
         stats = FetchStats()
@@ -178,29 +178,37 @@ class LocalAthena:
             loaded = self._create(table)
         cached, missing = self.cache.plan(table, listed, loaded.segments)
         new = list(cached)
-        loader = _Loader(self._con, table)
         try:
-            loader.add(cached)  # in one read, however many small segments a notebook left
             for segment, gone in self.cache.fetch(table, missing, listed, stats):
                 for key in gone:
                     del listed[key]  # deleted since it was listed
                 if segment is not None:
                     new.append(segment)
-                    loader.add([segment])
             stats.seconds = time.perf_counter() - started
-            error = loader.finish()
+            self._insert(table, new)
+        except duckdb.Error as error:
+            self._create(table)  # no half-loaded table: the next query loads it all again
+            raise self._load_error(table, new, error) from error
         except BaseException:
             self._create(table)  # some segments may be in: load them all again next time
             raise
         finally:
-            loader.close()
             stats.listed, stats.cached = len(listed), len(listed) - stats.fetched
             self.last_fetch.add(stats)
-        if error is not None:
-            self._create(table)  # no half-loaded table: the next query loads it all again
-            raise self._load_error(table, new, error) from error
         loaded.segments.update((segment.id, segment) for segment in new)
         log.debug("%s: %s; %d segments loaded", table.name, stats, len(new))
+
+    def _insert(self, table: GlueTable, segments: list[Segment]) -> None:
+        """Insert the rows of the segments' files into the table, one statement per spelling."""
+        by_spelling: dict[tuple[str, ...], list[str]] = {}
+        for file in (file for segment in segments for file in segment.files):
+            by_spelling.setdefault(file.spelling, []).append(str(file.path))
+        rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
+        for spelling, paths in by_spelling.items():
+            selected = [_quote(key) for key in spelling]
+            selected += [_quote(name) for name, _ in table.partitions]
+            self._con.execute(f"INSERT INTO {rows} SELECT {', '.join(selected)} "
+                              f"FROM {read_json(table, spelling, paths)}")
 
     def _create(self, table: GlueTable) -> _Loaded:
         """An empty DuckDB table for the Glue table's rows, and its view under the Glue name."""
@@ -294,47 +302,6 @@ def read_json(table: GlueTable, spelling: tuple[str, ...], files: list[str]) -> 
         options += ["hive_partitioning = true", f"hive_types = {_struct(table.partitions)}",
                     "hive_types_autocast = false"]
     return f"read_json({', '.join(options)})"
-
-
-class _Loader:
-    """Inserts segments into a table's rows, a batch at a time, on a thread of its own."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: GlueTable) -> None:
-        self.con, self.table = con, table
-        self.rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
-        self.pool = ThreadPoolExecutor(1)
-        self.pending: list[Future[None]] = []
-        self.error: duckdb.Error | None = None
-
-    def add(self, segments: list[Segment]) -> None:
-        """Load the segments' files on the loader's thread (after those added before)."""
-        if segments:
-            self.pending.append(self.pool.submit(self._insert, segments))
-
-    def _insert(self, segments: list[Segment]) -> None:
-        if self.error is not None:
-            return  # a segment before failed: the table is loaded again anyway
-        by_spelling: dict[tuple[str, ...], list[str]] = {}
-        for file in (file for segment in segments for file in segment.files):
-            by_spelling.setdefault(file.spelling, []).append(str(file.path))
-        try:
-            for spelling, paths in by_spelling.items():
-                selected = [_quote(key) for key in spelling]
-                selected += [_quote(name) for name, _ in self.table.partitions]
-                self.con.execute(f"INSERT INTO {self.rows} SELECT {', '.join(selected)} "
-                                 f"FROM {read_json(self.table, spelling, paths)}")
-        except duckdb.Error as error:
-            self.error = error
-
-    def finish(self) -> duckdb.Error | None:
-        """Wait for every segment; the first DuckDB error, if any."""
-        for future in self.pending:
-            future.result()
-        return self.error
-
-    def close(self) -> None:
-        """Stop the thread (waiting for a segment under way), after success or failure."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parse(sql: str) -> exp.Expression:
