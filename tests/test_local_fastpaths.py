@@ -220,3 +220,84 @@ def test_answers_get_the_request_id_moto_gives_them():
     moment = datetime(2026, 11, 28, 23, 59, 58, 123456)
     assert fastpaths._wire(moment) == calendar.timegm(moment.timetuple()) + 0.123
     assert fastpaths._wire(moment.replace(microsecond=0)) == calendar.timegm(moment.timetuple())
+
+
+def test_batch_write_item_answers_as_moto_does(endpoint):
+    """Same parsed answer, same content type and CRC32 header, same items stored."""
+    import json
+    import urllib.request
+    import zlib
+
+    (ddb,) = clients(endpoint, "dynamodb")
+    for name in ("bw-a", "bw-b"):
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}])
+
+    def request(n):  # puts into one table, a delete in the other
+        return {"RequestItems": {
+            "bw-a": [{"PutRequest": {"Item": {"k": {"S": f"{n}-{i}"}, "n": {"N": str(i)}}}}
+                     for i in range(3)],
+            "bw-b": [{"DeleteRequest": {"Key": {"k": {"S": f"{n}-x"}}}}]},
+            "ReturnConsumedCapacity": "TOTAL"}
+
+    def raw(n):
+        call = urllib.request.Request(endpoint, data=json.dumps(request(n)).encode(), headers={
+            "X-Amz-Target": "DynamoDB_20120810.BatchWriteItem",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=t/20261129/us-east-1/dynamodb/"
+                             "aws4_request, SignedHeaders=host, Signature=x"})
+        with urllib.request.urlopen(call) as answer:
+            body = answer.read()
+            headers = {k.lower(): v for k, v in answer.headers.items()}
+            return answer.status, headers, json.loads(body), zlib.crc32(body)
+
+    theirs, ours = read_both_ways(lambda: raw("raw"))
+    assert ours[0] == theirs[0] == 200
+    varying = {"date", "x-amzn-requestid", "x-amz-crc32", "content-length"}
+    assert {k: v for k, v in ours[1].items() if k not in varying} == {
+        k: v for k, v in theirs[1].items() if k not in varying}
+    assert ours[1].keys() == theirs[1].keys()
+    assert int(ours[1]["x-amz-crc32"]) == ours[3]  # the checksum of the body sent
+    assert ours[2] == theirs[2] and ours[2]["UnprocessedItems"] == {}
+    parsed = read_both_ways(lambda: {k: v for k, v in ddb.batch_write_item(
+        **request("boto")).items() if k != "ResponseMetadata"})
+    assert parsed[0] == parsed[1] and len(parsed[1]["ConsumedCapacity"]) == 2
+    items = ddb.scan(TableName="bw-a")["Items"]
+    assert sorted(i["k"]["S"] for i in items) == sorted(
+        f"{n}-{i}" for n in ("raw", "boto") for i in range(3))
+
+
+def test_fast_answers_have_moto_s_content_types(endpoint):
+    """A JSON answer says which JSON it is, as moto's serializers say it (SDKs other than
+    boto3 may read the content type); the fast paths used to answer text/html."""
+    kinesis, ddb, streams = clients(endpoint, "kinesis", "dynamodb", "dynamodbstreams")
+    kinesis.create_stream(StreamName="types", ShardCount=1)
+    ddb.create_table(TableName="types", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                     StreamSpecification={"StreamEnabled": True,
+                                          "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    arn = ddb.describe_table(TableName="types")["Table"]["LatestStreamArn"]
+    shard = kinesis.list_shards(StreamName="types")["Shards"][0]["ShardId"]
+    stream_shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+
+    def content_types():
+        answers = [
+            ddb.batch_write_item(RequestItems={"types": [{"PutRequest": {"Item": {
+                "k": {"S": "1"}}}}]}),
+            kinesis.put_records(StreamName="types", Records=[{"Data": b"x",
+                                                              "PartitionKey": "p"}]),
+            kinesis.get_records(ShardIterator=kinesis.get_shard_iterator(
+                StreamName="types", ShardId=shard,
+                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]),
+            streams.get_records(ShardIterator=streams.get_shard_iterator(
+                StreamArn=arn, ShardId=stream_shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]),
+        ]
+        return [a["ResponseMetadata"]["HTTPHeaders"]["content-type"] for a in answers]
+
+    theirs, ours = read_both_ways(content_types)
+    assert theirs == ["application/x-amz-json-1.0", "application/x-amz-json-1.1",
+                      "application/x-amz-json-1.1", "application/x-amz-json-1.0"]
+    assert ours == theirs

@@ -14,6 +14,10 @@ epoch-second timestamps, base64 blobs), from the same backend state, in O(record
 * Kinesis GetRecords and PutRecords answer with json.dumps, reading only the records returned;
 * BatchWriteItem and PutRecords bodies are read with json.loads instead of moto's shape-walking
   parser, which gives the same parameters (binary DynamoDB attributes still go to moto's parser);
+* BatchWriteItem's answer (nothing unprocessed, capacity per table) is written with json.dumps
+  instead of moto's shape-walking serializer: 4.09-4.17 s of server CPU for 10,000 batch-written
+  orders instead of 4.35-4.41 s;
+* every fast answer carries the content type moto's serializer gives it (application/x-amz-json);
 * moto's register of every model instance ever made (for its dashboard) no longer keeps items,
   stream records, Kinesis records and shard iterators alive after their backend lets them go;
 * a stream record's SizeBytes and a Kinesis record's arrival time are computed as moto does,
@@ -34,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto import backends
-from moto.core.responses import BaseResponse
+from moto.core.responses import ActionResult, BaseResponse
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard
 from moto.dynamodb.responses import DynamoHandler
@@ -51,6 +55,9 @@ _original: dict[str, Any] = {}
 # trims, so that a reader never sees a shard's records and its trimmed count out of step.
 records_lock = threading.RLock()
 _EPOCH = datetime(1970, 1, 1)
+# The content types moto's serializers answer with (DynamoDB and its Streams; Kinesis).
+JSON_1_0 = {"Content-Type": "application/x-amz-json-1.0"}
+JSON_1_1 = {"Content-Type": "application/x-amz-json-1.1"}
 
 
 def _wire(value: Any) -> Any:
@@ -190,7 +197,7 @@ def _iterator_init(self: ShardIterator, streams_backend: Any, stream_shard: Stre
     self.created = time.monotonic()
 
 
-def _streams_get_records(self: DynamoDBStreamsHandler) -> str:
+def _streams_get_records(self: DynamoDBStreamsHandler) -> tuple[str, dict[str, str]]:
     """GetRecords of DynamoDB Streams: moto's iterator logic, records joined as wire JSON."""
     limit = self._get_param("Limit") or 1000
     backend = self.backend
@@ -208,12 +215,12 @@ def _streams_get_records(self: DynamoDBStreamsHandler) -> str:
     texts = [record.wire if isinstance(record, CompactStreamRecord)
              else json.dumps(record.to_json(), default=_wire) for record in records]
     return (f'{{"NextShardIterator": {json.dumps(following.arn)}, '
-            f'"Records": [{", ".join(texts)}]}}')
+            f'"Records": [{", ".join(texts)}]}}'), dict(JSON_1_0)
 
 
 # --- Kinesis ----------------------------------------------------------------------------------
 
-def _kinesis_get_records(self: KinesisResponse) -> str:
+def _kinesis_get_records(self: KinesisResponse) -> tuple[str, dict[str, str]]:
     """GetRecords of Kinesis, serialized with json.dumps (Data stays base64, as on the wire)."""
     next_iterator, records, behind = self.kinesis_backend.get_records(
         self._get_param("StreamARN"), self._get_param("ShardIterator"), self._get_param("Limit"))
@@ -228,7 +235,7 @@ def _kinesis_get_records(self: KinesisResponse) -> str:
             # milliseconds, as AWS sends them
             "ApproximateArrivalTimestamp": math.floor(record.created_at * 1000) / 1000,
         } for record in records],
-    })
+    }), dict(JSON_1_1)
 
 
 def _kinesis_record_init(self: KinesisRecord, partition_key: str, data: Any,
@@ -242,10 +249,11 @@ def _kinesis_record_init(self: KinesisRecord, partition_key: str, data: Any,
     self.created_at = _moto_seconds(self.created_at_datetime)
 
 
-def _kinesis_put_records(self: KinesisResponse) -> str:
+def _kinesis_put_records(self: KinesisResponse) -> tuple[str, dict[str, str]]:
     """PutRecords of Kinesis: moto's backend stores the records, json.dumps answers."""
     return json.dumps(self.kinesis_backend.put_records(
-        self._get_param("StreamARN"), self._get_param("StreamName"), self._get_param("Records")))
+        self._get_param("StreamARN"), self._get_param("StreamName"),
+        self._get_param("Records"))), dict(JSON_1_1)
 
 
 def _shard_get_records(self: Shard, last_sequence_id: str,
@@ -294,6 +302,27 @@ class _Untracked(list):  # type: ignore[type-arg]
 
 
 UNTRACKED = (Item, StreamRecord, ShardIterator, KinesisRecord)
+
+
+# --- DynamoDB ---------------------------------------------------------------------------------
+
+# The answer's keys, in the order of its shape (as moto's serializer writes them).
+BATCH_WRITE_ANSWER = ("UnprocessedItems", "ItemCollectionMetrics", "ConsumedCapacity")
+
+
+def _batch_write_item(self: DynamoHandler) -> Any:
+    """BatchWriteItem: moto's own checks and writes, its answer with json.dumps.
+
+    moto answers with plain data (no unprocessed items, one capacity entry per table), which
+    its serializer walks shape by shape (about a tenth of a burst's request handling, py-spy
+    here); anything else (say, unprocessed items in a later moto) is left to that serializer.
+    """
+    answer = _original[_key(DynamoHandler, "batch_write_item")](self)
+    data = answer.result if isinstance(answer, ActionResult) else None
+    if (not isinstance(data, dict) or set(data) != set(BATCH_WRITE_ANSWER)
+            or data["UnprocessedItems"] or data["ItemCollectionMetrics"]):
+        return answer
+    return json.dumps({key: data[key] for key in BATCH_WRITE_ANSWER}), dict(JSON_1_0)
 
 
 # --- request parsing --------------------------------------------------------------------------
@@ -349,6 +378,7 @@ _PATCHES: list[tuple[Any, str, Any]] = [
     (KinesisResponse, "put_records", _kinesis_put_records),
     (KinesisRecord, "__init__", _kinesis_record_init),
     (DynamoHandler, "parse_parameters", _dynamodb_parse),
+    (DynamoHandler, "batch_write_item", _batch_write_item),
     (KinesisResponse, "parse_parameters", _kinesis_parse),
     (Shard, "get_records", _shard_get_records),
     (Shard, "get_min_sequence_number", _first_key),
