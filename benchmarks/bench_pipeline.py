@@ -27,7 +27,7 @@ from pathlib import Path
 
 from workshop import config, stack
 from workshop.local import process, retention
-from workshop.local.server import free_port
+from workshop.local.ports import free_port
 from workshop.reconcile import ORDERS_PREFIX, object_keys
 
 PRODUCTS = ["Laptop", "Phone", "Tablet", "Headphones", "Charger", "Smartwatch"]

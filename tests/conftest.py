@@ -24,7 +24,7 @@ LOCAL_BUFFER_SECONDS = "0.5"  # short Firehose buffering keeps the pipeline test
 @pytest.fixture(scope="session")
 def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[config.Settings]:
     from workshop.local import process
-    from workshop.local.server import free_port
+    from workshop.local.ports import free_port
 
     saved = {k: os.environ.get(k) for k in
              ("WORKSHOP_TARGET", "WORKSHOP_LOCAL_PORT", "WORKSHOP_STATE_DIR",
@@ -96,7 +96,7 @@ def moto_port() -> Iterator[int]:
 
     from moto.server import ThreadedMotoServer
 
-    from workshop.local.server import free_port
+    from workshop.local.ports import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     port = free_port()

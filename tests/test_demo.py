@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from workshop.local.server import free_port
+from workshop.local.ports import free_port
 
 pytestmark = pytest.mark.timeout(300)
 

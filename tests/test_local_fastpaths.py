@@ -7,7 +7,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from workshop.local import fastpaths
-from workshop.local.server import free_port
+from workshop.local.ports import free_port
 
 
 @pytest.fixture(scope="module")

@@ -249,7 +249,7 @@ def test_the_notebooks_can_read_stream_and_kinesis_records_without_consuming_the
 
 def test_a_runtime_whose_server_is_gone_stops_by_itself(tmp_path, monkeypatch):
     from workshop.local import runtime
-    from workshop.local.server import free_port
+    from workshop.local.ports import free_port
 
     monkeypatch.setattr(runtime, "SERVER_GONE_SECONDS", 0.5)
     monkeypatch.setattr(runtime, "DISCOVER_SECONDS", 0.1)

@@ -15,8 +15,8 @@ from tests.conftest import wait_for
 from workshop import config, stack, streams
 from workshop.local import fastpaths, process, retention
 from workshop.local.checkpoint import hop_checkpoint
+from workshop.local.ports import free_port
 from workshop.local.retention import Policy, RetentionConfigError, policy_from_env
-from workshop.local.server import free_port
 from workshop.reconcile import reconcile
 
 GONE = Policy(seconds=0, records=0)  # drop every consumed record at once

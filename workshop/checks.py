@@ -157,7 +157,7 @@ def _answers(url: str, timeout: float = 2.0) -> bool:
 
 def check_local_aws(s: Settings) -> Check:
     """The local AWS (moto server and runtime) runs and answers on its port."""
-    from workshop.local import process  # imports moto: only the local target pays for it
+    from workshop.local import process
 
     status = process.status(s)
     if not _answers(f"{s.endpoint_url}/moto-api/"):

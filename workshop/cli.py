@@ -181,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workshop.athena import QueryError
         from workshop.demo import DemoError
         from workshop.generator import GeneratorError
+        from workshop.local.ports import PortInUse
         from workshop.local.process import LocalAWSError
-        from workshop.local.server import PortInUse
         from workshop.stack import StackError
 
         handled = (*handled, LocalAWSError, PortInUse, StackError, GeneratorError, QueryError,

@@ -310,8 +310,8 @@ def _process_evidence(found: dict[str, str], s: Settings, evidence: _Evidence) -
 
 
 def _runtime_alive(s: Settings) -> bool:
-    """Is the local runtime's process alive? (Read from its pid file: importing
-    workshop.local.process would import moto's server, which takes seconds.)"""
+    """Is the local runtime's process alive, and not a zombie? (Read from its pid file;
+    workshop.local.process does not look for zombies, which a killed runtime can leave.)"""
     try:
         pid = int((s.local_dir / "runtime.pid").read_text().split()[0])
         os.kill(pid, 0)

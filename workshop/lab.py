@@ -20,7 +20,7 @@ def start(s: Settings | None = None, wait: float = READY_SECONDS) -> str:
     if not s.is_local:
         return (f"Target aws (region {s.region}): nothing to start on this machine. The stack "
                 "you deploy in 01 is billed until 99_cleanup deletes it.")
-    from workshop.local import process  # imports moto, which takes a few seconds
+    from workshop.local import process
 
     status = process.start(s)
     deadline = time.monotonic() + wait

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from workshop.config import Settings, settings
 from workshop.local.checkpoint import CHECKPOINTS
-from workshop.local.server import PortInUse, port_is_free
+from workshop.local.ports import PortInUse, port_is_free
 
 PROCESSES = ("server", "runtime")  # the server first: the runtime needs it
 

@@ -10,36 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import socket
 import threading
 
 from workshop.config import settings
 from workshop.local import fastpaths, models, retention, s3bulk
 from workshop.local.keepalive import LocalServer
+from workshop.local.ports import PortInUse, port_is_free
 
 log = logging.getLogger("workshop.local.server")
-
-
-class PortInUse(RuntimeError):
-    """The port chosen for the local AWS is taken by another program."""
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when nothing listens on host:port (moto would hang forever on a taken port)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that is free right now (for tests and parallel sessions)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(port: int) -> LocalServer:
