@@ -4,9 +4,10 @@ Starts its own local AWS (free port, temporary state folder, 1 s local buffering
 template, then in one process:
   baseline: batch-writes N orders into a bare DynamoDB table (the write ceiling of the server);
   pipeline: batch-writes N orders into OrderTable and waits until every one is in S3.
-Prints orders/s for both and their ratio, p50/p95/max latency from an order's write to the moment
-its S3 object was first seen (polled every 0.1 s) for the burst and for a steady 200 orders/s,
-and the local AWS processes' resident memory (after --memory-orders in total, with the local
+Prints the CPU the local AWS spends idle (stack deployed, nothing written, 10 s), orders/s for
+both and their ratio, p50/p95/max latency from an order's write to the moment its S3 object was
+first seen (polled every 0.1 s) for the burst and for a steady 200 orders/s, and the local AWS
+processes' resident memory (after --memory-orders in total, with the local
 retention set by WORKSHOP_LOCAL_RETENTION_SECONDS / _RECORDS, see workshop/local/retention.py).
 
     .venv/bin/python benchmarks/bench_pipeline.py [--orders 10000] [--memory-orders 100000]
@@ -30,6 +31,7 @@ from workshop.local import process, retention
 from workshop.local.ports import free_port
 from workshop.reconcile import ORDERS_PREFIX, object_keys
 
+IDLE_SECONDS = 10.0
 PRODUCTS = ["Laptop", "Phone", "Tablet", "Headphones", "Charger", "Smartwatch"]
 
 
@@ -130,6 +132,11 @@ def main() -> None:
     try:
         outputs = stack.deploy(s=s)
         running = process.status(s).running
+        time.sleep(3)  # the runtime discovers the new pipe and delivery stream
+        idle = {name: cpu_seconds(pid) for name, pid in running.items()}
+        time.sleep(IDLE_SECONDS)
+        print(f"CPU seconds idle ({IDLE_SECONDS:.0f} s, stack deployed): " + ", ".join(
+            f"{name} {cpu_seconds(pid) - idle[name]:.2f}" for name, pid in running.items()))
         pids = {**running, "this process": os.getpid()}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         base = baseline(s, args.orders)

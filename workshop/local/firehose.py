@@ -56,12 +56,13 @@ class Buffered:
 
 @dataclass
 class Outcome:
-    """What one flush produced: objects written and records per result."""
+    """What one poll produced: records read from Kinesis, objects written, records per result."""
 
     keys: list[str] = field(default_factory=list)
     delivered: int = 0
     failed: int = 0
     dropped: int = 0
+    read: int = 0
 
 
 def buffer_override() -> float | None:
@@ -253,8 +254,12 @@ class FirehoseHop:
 
     def due(self, now: float | None = None) -> bool:
         """True when the buffer must be flushed: full, or its oldest record waited long enough."""
+        return self.seconds_until_due(now) == 0.0
+
+    def seconds_until_due(self, now: float | None = None) -> float | None:
+        """Seconds until the buffer must be flushed (0 when it must be now); None when empty."""
         if not self.buffer:
-            return False
+            return None
         now = time.time() if now is None else now
         age = now - self.buffer[0].arrival_ms / 1000
         interval = self.s3_interval
@@ -262,14 +267,14 @@ class FirehoseHop:
         if self.processor is not None:
             interval = min(interval, self.processor["interval"])
             size = min(size, self.processor["size"])
-        return self.buffer_bytes >= size or age >= interval
+        return 0.0 if self.buffer_bytes >= size else max(0.0, interval - age)
 
     def poll(self) -> Outcome:
         """Read Kinesis, and flush the buffer when it is due."""
-        self.read()
-        if self.due():
-            return self.flush()
-        return Outcome()
+        read = self.read()
+        outcome = self.flush() if self.due() else Outcome()
+        outcome.read = read
+        return outcome
 
     def flush(self) -> Outcome:
         """Transform and deliver everything buffered, then checkpoint past it."""

@@ -2,7 +2,9 @@
 
 Run by `workshop local start` as `python -m workshop.local.runtime`, beside the moto server.
 It discovers pipes and delivery streams through the same APIs a learner would use (so a stack
-deployed after start is picked up), and runs each hop in a loop, logging what it moves.
+deployed after start is picked up), and runs each hop in a loop, logging what it moves. While
+data flows, a hop polls every POLL_SECONDS; once a poll finds nothing, it waits for the next
+write to what it reads (workshop.local.changes) instead of polling an idle local AWS.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from workshop.config import Settings, client, settings
+from workshop.local.changes import ChangeWaiter
 from workshop.local.checkpoint import Checkpoint, hop_checkpoint
 from workshop.local.firehose import FirehoseHop
 from workshop.local.pipe import GET_RECORDS_MAX, PipeHop
@@ -23,6 +27,7 @@ from workshop.local.wire import WireError
 
 log = logging.getLogger("workshop.local.runtime")
 POLL_SECONDS = 0.1
+IDLE_WAIT_SECONDS = 1.0  # an idle hop polls anyway after this long without a write
 PIPE_BACKLOG = GET_RECORDS_MAX  # a full page of stream records: more are waiting
 DISCOVER_SECONDS = 1.0
 SERVER_GONE_SECONDS = 15
@@ -81,17 +86,35 @@ class Runtime:
             moved += self._guard("pipe", name, pipe.poll) or 0
         return moved
 
+    def poll_pipes(self) -> tuple[int, int]:
+        """Run every pipe once: (records moved, records seen), the same number for a pipe."""
+        moved = self.step_pipes()
+        return moved, moved
+
     def step_hoses(self) -> int:
         """Run every delivery stream once; return how many records it delivered or failed."""
-        moved = 0
+        return self.poll_hoses()[0]
+
+    def poll_hoses(self) -> tuple[int, int]:
+        """Run every delivery stream once: (records delivered, failed or dropped; records read)."""
+        moved = read = 0
         for name, hose in list(self.hoses.items()):
             outcome = self._guard("firehose", name, hose.poll)
-            if outcome is not None and outcome.keys:
+            if outcome is None:
+                continue
+            read += outcome.read
+            if outcome.keys:
                 log.info("firehose %s: %d delivered, %d failed, %d dropped -> %s", name,
                          outcome.delivered, outcome.failed, outcome.dropped,
                          ", ".join(outcome.keys))
                 moved += outcome.delivered + outcome.failed + outcome.dropped
-        return moved
+        return moved, read
+
+    def hoses_due_in(self) -> float | None:
+        """Seconds until the first delivery stream's buffer is due; None when all are empty."""
+        waits = [w for hose in list(self.hoses.values())
+                 if (w := hose.seconds_until_due()) is not None]
+        return min(waits, default=None)
 
     def _guard(self, kind: str, name: str, action: Any) -> Any:
         """Run one hop step; a resource deleted under it is dropped, other errors are logged."""
@@ -108,18 +131,35 @@ class Runtime:
             log.warning("%s %s: %s", kind, name, error)
         return None
 
-    def _loop(self, step: Any, busy: int) -> None:
-        """Call step until stopped; poll again at once only after `busy` records or more
-        moved (a backlog), else wait POLL_SECONDS, so small polls do not crowd the server."""
+    def _loop(self, step: Callable[[], tuple[int, int]], busy: int, waiter: ChangeWaiter,
+              due_in: Callable[[], float | None]) -> None:
+        """Call step, which says (records moved, records seen), until stopped.
+
+        After a backlog (`busy` records moved or more) it polls again at once; while records
+        come, every POLL_SECONDS, so that small polls do not crowd the server; once a poll sees
+        nothing, it waits for the next write to what it reads, or until a buffer is due
+        (`due_in`), or IDLE_WAIT_SECONDS.
+        """
         while not self.stopping.is_set():
-            if step() < busy:
+            moved, seen = step()
+            if moved >= busy:
+                continue
+            if seen:
                 self.stopping.wait(POLL_SECONDS)
+                continue
+            due = due_in()
+            if due is None or due > 0:
+                waiter.wait(IDLE_WAIT_SECONDS if due is None else min(due, IDLE_WAIT_SECONDS))
 
     def run(self) -> None:
         """Run pipes and delivery streams in two threads (their waits on the server overlap),
         discovering new resources about once a second, until stopped."""
-        workers = [threading.Thread(target=self._loop, args=(step, busy), daemon=True)
-                   for step, busy in ((self.step_pipes, PIPE_BACKLOG), (self.step_hoses, 1))]
+        pipes = self.poll_pipes, PIPE_BACKLOG, "dynamodbstreams", lambda: None  # no buffers
+        hoses = self.poll_hoses, 1, "kinesis", self.hoses_due_in
+        workers = [threading.Thread(
+            target=self._loop, daemon=True,
+            args=(step, busy, ChangeWaiter(self.s, topic, self.stopping.wait), due_in))
+            for step, busy, topic, due_in in (pipes, hoses)]
         for worker in workers:
             worker.start()
         unreachable_since: float | None = None

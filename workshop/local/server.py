@@ -13,7 +13,7 @@ import signal
 import threading
 
 from workshop.config import settings
-from workshop.local import fastpaths, models, retention, s3bulk
+from workshop.local import changes, fastpaths, models, retention, s3bulk
 from workshop.local.keepalive import LocalServer
 from workshop.local.ports import PortInUse, port_is_free
 
@@ -29,6 +29,7 @@ def start_server(port: int) -> LocalServer:
         )
     models.register()
     fastpaths.apply()
+    changes.install()  # after the fast paths: it counts the writes they make
     s3bulk.install()  # the query engine's bulk read of the local S3
     server = LocalServer(port)  # moto's app, with keep-alive connections
     server.start()
