@@ -29,6 +29,7 @@ from pathlib import Path
 from workshop import config, stack
 from workshop.local import process, retention
 from workshop.local.ports import free_port
+from workshop.local.s3bulk import BulkReader
 from workshop.reconcile import ORDERS_PREFIX, object_keys
 
 IDLE_SECONDS = 10.0
@@ -73,8 +74,14 @@ def baseline(s: config.Settings, count: int) -> float:
 
 def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
             timeout: float, rate: float | None = None) -> tuple[float, list[float]]:
-    """Write `count` orders and poll S3 until all arrived; return orders/s and latencies."""
-    s3 = config.client("s3", s)
+    """Write `count` orders and poll S3 until all arrived; return orders/s and latencies.
+
+    S3 is watched through the local AWS's bulk routes (workshop.local.s3bulk): one list and one
+    read per poll. Watched with boto3 (ListObjectsV2 and a GetObject per object), the watcher
+    cost the server ~5.5 ms per list and its own XML parsing competed with the writer for this
+    process: 756-814 orders/s against 849-1,108 in interleaved runs (same pipeline).
+    """
+    bulk = BulkReader(s)
     bucket = outputs["BucketName"]
     seen_keys = set(object_keys(bucket, ORDERS_PREFIX, s))  # earlier rounds' objects
     arrival: dict[str, float] = {}
@@ -86,12 +93,11 @@ def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
     writer.start()  # S3 is watched while the orders are written, so latency is not inflated
     deadline = time.monotonic() + timeout
     while len(arrival) < count and time.monotonic() < deadline:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ORDERS_PREFIX)
-        new = [o["Key"] for p in pages for o in p.get("Contents", []) if o["Key"] not in seen_keys]
+        new = [key for key, _ in bulk.list(bucket, ORDERS_PREFIX) if key not in seen_keys]
         now = time.time()
-        for key in new:
+        for key, body in bulk.get(bucket, new) if new else ():
             seen_keys.add(key)
-            for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines():
+            for line in (body or b"").splitlines():
                 orderid = json.loads(line)["orderid"]
                 if orderid in wanted:
                     arrival.setdefault(orderid, now)
