@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -222,6 +223,15 @@ def test_start_is_idempotent_and_status_says_where_it_runs(local_aws):
     after = process.start(local_aws)
     assert after.running == before.running
     assert f"127.0.0.1:{local_aws.local_port}" in str(after)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_the_server_keeps_its_memory_in_two_malloc_arenas(local_aws):
+    """glibc's per-thread arenas cost the server ~45 MB after 100,000 orders (bench_pipeline)."""
+    pid = process.status(local_aws).running["server"]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    expected = os.environ.get("MALLOC_ARENA_MAX", str(process.SERVER_MALLOC_ARENAS))
+    assert f"MALLOC_ARENA_MAX={expected}".encode() in environ
 
 
 def test_a_busy_port_gives_a_clear_message(local_aws, tmp_path):
