@@ -157,8 +157,16 @@ def start(s: Settings | None = None) -> Status:
             f"WORKSHOP_LOCAL_PORT={current.port}, or `workshop local stop` first."
         )
     if "runtime" not in current.running:
-        _spawn(s, "runtime", [])
+        _until_started(_spawn(s, "runtime", []), "runtime")
     return status(s)
+
+
+def _until_started(pid: int, name: str, timeout: float = 5.0) -> None:
+    """Wait until the new process runs the workshop's module (until then it shows the command
+    of the process that forked it, and status() would not count it), or has ended."""
+    deadline = time.monotonic() + timeout
+    while not _is_ours(pid, name) and not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _gone(pid: int) -> bool:
