@@ -48,7 +48,7 @@ def serve(port: int, ready: Any, cache_module_list: bool) -> None:
     """Child process: the local AWS's moto server until terminated."""
     import logging
 
-    from workshop.local.ports import start_server
+    from workshop.local.server import start_server
 
     if cache_module_list:
         # moto lists its package folder on every request to route it (~2 ms of ~4 ms per
