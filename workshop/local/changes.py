@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workshop.config import LOCAL_HOST, Settings
+from workshop.local import routes
 from workshop.local.wire import local_endpoint
 
 ROUTE = "/_workshop/changes/"
@@ -98,35 +99,25 @@ def install() -> None:
     """
     from moto.dynamodb.models.table import StreamShard
     from moto.kinesis.models import Shard
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     if _original:
         return
     _original["stream add"] = StreamShard.add
     _original["shard put"] = Shard.put_record
-    _original["call"] = DomainDispatcherApplication.__call__
     StreamShard.add = _counting(StreamShard.add, "dynamodbstreams")
     Shard.put_record = _counting(Shard.put_record, "kinesis")
-    dispatch = _original["call"]
-
-    def route(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO", "").startswith(ROUTE):
-            return handle(environ, start_response)
-        return dispatch(self, environ, start_response)
-
-    DomainDispatcherApplication.__call__ = route
+    routes.add(ROUTE, handle)
 
 
 def remove() -> None:
     """Undo install() (for tests)."""
     from moto.dynamodb.models.table import StreamShard
     from moto.kinesis.models import Shard
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     if _original:
         StreamShard.add = _original.pop("stream add")
         Shard.put_record = _original.pop("shard put")
-        DomainDispatcherApplication.__call__ = _original.pop("call")
+        routes.drop(ROUTE)
 
 
 # --- the client side: the runtime's process ---------------------------------------------------

@@ -29,13 +29,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from workshop.config import LOCAL_HOST, Settings
+from workshop.local import routes
 from workshop.local.wire import local_endpoint
 
 ROUTE = "/_workshop/s3bulk/"
 MARKER = "X-Workshop-S3Bulk"  # set on every answer of the routes, so a client knows they exist
 ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
-_original: dict[str, Any] = {}
 
 
 class BulkUnavailable(RuntimeError):
@@ -138,26 +138,12 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
 
 def install() -> None:
     """Add the bulk routes in front of moto's own dispatch (idempotent; local AWS process only)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    if _original:
-        return
-    original = _original["call"] = DomainDispatcherApplication.__call__
-
-    def dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO", "").startswith(ROUTE):
-            return handle(environ, start_response)
-        return original(self, environ, start_response)
-
-    DomainDispatcherApplication.__call__ = dispatch
+    routes.add(ROUTE, handle)
 
 
 def remove() -> None:
     """Take the bulk routes away again (the tests compare with and without)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    if _original:
-        DomainDispatcherApplication.__call__ = _original.pop("call")
+    routes.drop(ROUTE)
 
 
 # --- the client side: the query engine's process -------------------------------------------------
