@@ -75,25 +75,13 @@ class Runtime:
             log.info("firehose %s: %s -> s3://%s/%s (buffer %.1f s)", name, hop.source_arn,
                      hop.bucket, hop.prefix, hop.s3_interval)
 
-    def step(self) -> int:
-        """Run every hop once; return how many records moved."""
-        return self.step_pipes() + self.step_hoses()
-
-    def step_pipes(self) -> int:
-        """Run every pipe once; return how many stream records went to Kinesis."""
+    def poll_pipes(self) -> tuple[int, int]:
+        """Run every pipe once: (stream records moved to Kinesis, records seen), the same
+        number for a pipe."""
         moved = 0
         for name, pipe in list(self.pipes.items()):
             moved += self._guard("pipe", name, pipe.poll) or 0
-        return moved
-
-    def poll_pipes(self) -> tuple[int, int]:
-        """Run every pipe once: (records moved, records seen), the same number for a pipe."""
-        moved = self.step_pipes()
         return moved, moved
-
-    def step_hoses(self) -> int:
-        """Run every delivery stream once; return how many records it delivered or failed."""
-        return self.poll_hoses()[0]
 
     def poll_hoses(self) -> tuple[int, int]:
         """Run every delivery stream once: (records delivered, failed or dropped; records read)."""
