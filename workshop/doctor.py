@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from workshop.config import Settings, client, settings
+from workshop.local.glue import projected
 from workshop.reconcile import ERRORS_PREFIX, ORDERS_PREFIX
 from workshop.stack import outputs
 
@@ -341,21 +342,9 @@ def projection_misses(keys: list[str], template: str, projection: dict[str, str]
     misses = []
     for key in keys:
         match = compiled.match(key)
-        if match is None or not all(_projected(projection, n, match.group(n)) for n in names):
+        if match is None or not all(projected(projection, n, match.group(n)) for n in names):
             misses.append(key)
     return misses
-
-
-def _projected(projection: dict[str, str], name: str, value: str) -> bool:
-    kind = projection.get(f"projection.{name}.type", "").lower()
-    if kind == "integer":
-        low, _, high = projection.get(f"projection.{name}.range", "0,0").partition(",")
-        digits = int(projection.get(f"projection.{name}.digits", "0") or 0)
-        return (value.isdigit() and int(low) <= int(value) <= int(high)
-                and value == str(int(value)).zfill(digits))
-    if kind == "enum":
-        return value in projection.get(f"projection.{name}.values", "").split(",")
-    return True
 
 
 def newline_misses(bodies: dict[str, bytes]) -> list[str]:

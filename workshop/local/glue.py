@@ -92,13 +92,16 @@ class GlueTable:
         if known is None:
             params = dict(self.projection)
             known = params.get("projection.enabled", "false").lower() != "true" or all(
-                _projected(params, name, match.group(f"p{i}"))
+                projected(params, name, match.group(f"p{i}"))
                 for i, (name, _) in enumerate(self.partitions))
             self._projected_folders[folder] = known
         return known
 
-def _projected(params: dict[str, str], name: str, value: str) -> bool:
-    """Is `value` one of the values Athena's partition projection generates for `name`?"""
+def projected(params: dict[str, str], name: str, value: str) -> bool:
+    """Is `value` one of the values Athena's partition projection generates for `name`?
+
+    `params` are the table's projection.* parameters (an integer range with no range set
+    generates nothing). Used by the local engine and by the doctor's layout check."""
     kind = params.get(f"projection.{name}.type", "").lower()
     if kind == "integer":
         low, _, high = params.get(f"projection.{name}.range", "").partition(",")
