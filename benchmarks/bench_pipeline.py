@@ -1,12 +1,13 @@
 """Push orders through the local pipeline and print throughput, latency and memory.
 
 Starts its own local AWS (free port, temporary state folder, 1 s local buffering), deploys the
-template, then in one process:
+template, then in one process, writing with the workshop's generator (`workshop generate --burst`):
   baseline: batch-writes N orders into a bare DynamoDB table (the write ceiling of the server);
   pipeline: batch-writes N orders into OrderTable and waits until every one is in S3.
 Prints the CPU the local AWS spends idle (stack deployed, nothing written, 10 s), orders/s for
 both and their ratio, p50/p95/max latency from an order's write to the moment its S3 object was
-first seen (polled every 0.1 s) for the burst and for a steady 200 orders/s, and the local AWS
+first seen (polled every 0.1 s) for the burst and for a steady 200 orders/s (one put per
+order, as `workshop generate --rate 200`), and the local AWS
 processes' resident memory (after --memory-orders in total, with the local
 retention set by WORKSHOP_LOCAL_RETENTION_SECONDS / _RECORDS, see workshop/local/retention.py).
 
@@ -22,41 +23,30 @@ import statistics
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 
-from workshop import config, stack
+from workshop import config, generator, stack
 from workshop.local import process, retention
 from workshop.local.ports import free_port
 from workshop.local.s3bulk import BulkReader
 from workshop.reconcile import ORDERS_PREFIX, object_keys
 
 IDLE_SECONDS = 10.0
-PRODUCTS = ["Laptop", "Phone", "Tablet", "Headphones", "Charger", "Smartwatch"]
 
 
 def orders(count: int, start: int) -> list[dict]:
-    return [{"orderid": f"b{n:08d}", "product_name": PRODUCTS[n % 6], "quantity": 1 + n % 10,
-             "price": Decimal(f"{10.99 + n % 989:.2f}")} for n in range(start, start + count)]
+    """`count` seeded orders of the workshop's generator; rounds use different starts."""
+    return generator.make_orders(count, seed="bench", start=start)
 
 
-def write(s: config.Settings, table: str, items: list[dict], rate: float | None = None,
-          written: dict[str, float] | None = None) -> dict[str, float]:
-    """Batch-write items (at most `rate` per second when given), stamping each with the time it
-    was written into `written` (id -> epoch) as it goes, so a reader can watch concurrently."""
-    ddb = config.session(s).resource("dynamodb", endpoint_url=s.endpoint_url)
-    written = {} if written is None else written
-    started = time.time()
-    with ddb.Table(table).batch_writer() as batch:
-        for index, item in enumerate(items):
-            if rate:
-                time.sleep(max(0.0, started + index / rate - time.time()))
-            now = time.time()
-            iso = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
-            batch.put_item(Item={**item, "placed_at": iso})
-            written[item["orderid"]] = now
-    return written
+def write(table: str, items: list[dict], rate: float | None = None) -> None:
+    """Write with the workshop's generator, as `workshop generate` does: a burst of 25-order
+    batch writes, or one put per order at `rate` per second. Each order's placed_at is stamped
+    just before its request is built, so it is the order's write time."""
+    report = generator.write_orders(items, table, burst=rate is None, rate=rate, progress=False)
+    if report.written != len(items):
+        raise SystemExit(f"the generator wrote {report.written} of {len(items)} orders")
 
 
 def baseline(s: config.Settings, count: int) -> float:
@@ -65,16 +55,22 @@ def baseline(s: config.Settings, count: int) -> float:
     ddb.create_table(TableName="bench-baseline", BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "orderid", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "orderid", "KeyType": "HASH"}])
+    items = orders(count, 0)
     started = time.perf_counter()
-    write(s, "bench-baseline", orders(count, 0))
+    write("bench-baseline", items)
     elapsed = time.perf_counter() - started
     ddb.delete_table(TableName="bench-baseline")
     return count / elapsed
 
 
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
             timeout: float, rate: float | None = None) -> tuple[float, list[float]]:
-    """Write `count` orders and poll S3 until all arrived; return orders/s and latencies.
+    """Write `count` orders and poll S3 until all arrived; return orders/s and latencies
+    (from each order's placed_at, its write time, to the poll that first saw it in S3).
 
     S3 is watched through the local AWS's bulk routes (workshop.local.s3bulk): one list and one
     read per poll. Watched with boto3 (ListObjectsV2 and a GetObject per object), the watcher
@@ -84,30 +80,29 @@ def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
     bulk = BulkReader(s)
     bucket = outputs["BucketName"]
     seen_keys = set(object_keys(bucket, ORDERS_PREFIX, s))  # earlier rounds' objects
-    arrival: dict[str, float] = {}
-    started = time.perf_counter()
-    written: dict[str, float] = {}
+    latency: dict[str, float] = {}
     items = orders(count, start)
     wanted = {item["orderid"] for item in items}
-    writer = threading.Thread(target=write, args=(s, outputs["TableName"], items, rate, written))
+    started = time.perf_counter()
+    writer = threading.Thread(target=write, args=(outputs["TableName"], items, rate))
     writer.start()  # S3 is watched while the orders are written, so latency is not inflated
     deadline = time.monotonic() + timeout
-    while len(arrival) < count and time.monotonic() < deadline:
+    while len(latency) < count and time.monotonic() < deadline:
         new = [key for key, _ in bulk.list(bucket, ORDERS_PREFIX) if key not in seen_keys]
         now = time.time()
         for key, body in bulk.get(bucket, new) if new else ():
             seen_keys.add(key)
             for line in (body or b"").splitlines():
-                orderid = json.loads(line)["orderid"]
-                if orderid in wanted:
-                    arrival.setdefault(orderid, now)
-        if len(arrival) < count:
+                record = json.loads(line)
+                if record["orderid"] in wanted and record["orderid"] not in latency:
+                    latency[record["orderid"]] = now - _epoch(record["placed_at"])
+        if len(latency) < count:
             time.sleep(0.1)
     elapsed = time.perf_counter() - started
     writer.join()
-    if len(arrival) < count:
-        raise SystemExit(f"only {len(arrival)} of {count} orders arrived within {timeout} s")
-    return count / elapsed, [arrival[o] - written[o] for o in written]
+    if len(latency) < count:
+        raise SystemExit(f"only {len(latency)} of {count} orders arrived within {timeout} s")
+    return count / elapsed, list(latency.values())
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,6 +1,7 @@
 """The target settings, and the promise that local mode never reaches a real AWS endpoint."""
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from workshop import config
 from workshop.config import ConfigError, LocalModeViolation
@@ -22,15 +23,25 @@ def test_local_is_the_default_target_on_127_0_0_1():
     assert s.stack_name == "gadget-sales-pipeline"
 
 
-def test_local_clients_ignore_the_users_aws_profile_keys_and_endpoint(monkeypatch):
+@pytest.mark.parametrize("validate", [True, False])
+def test_local_clients_ignore_the_users_aws_profile_keys_and_endpoint(monkeypatch, validate):
+    # validate=False (the generator's fast client) is pinned exactly like the others.
     monkeypatch.setenv("AWS_PROFILE", "a-profile-that-does-not-exist")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKINGKEY000")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "https://dynamodb.us-east-1.amazonaws.com")
-    s3 = config.client("s3")
+    s3 = config.client("s3", validate=validate)
     assert s3.meta.endpoint_url == "http://127.0.0.1:5123"
     credentials = s3._request_signer._credentials
     assert credentials.access_key == "testing"
+
+
+def test_an_unvalidated_client_leaves_the_check_of_a_request_to_the_service():
+    with pytest.raises(ParamValidationError, match="TableName"):
+        config.client("dynamodb").describe_table()
+    # Sent as it is: refused by a local AWS if one runs on the port, else not connected.
+    with pytest.raises((ClientError, EndpointConnectionError)):
+        config.client("dynamodb", validate=False).describe_table()
 
 
 def test_local_mode_refuses_any_request_that_is_not_to_127_0_0_1():

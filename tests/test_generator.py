@@ -228,7 +228,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
 
 
 def use(monkeypatch: pytest.MonkeyPatch, dynamodb: FakeDynamoDB) -> None:
-    monkeypatch.setattr(generator, "client", lambda service: dynamodb)
+    monkeypatch.setattr(generator, "client", lambda service, validate=True: dynamodb)
 
 
 @pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException",

@@ -244,8 +244,14 @@ def _backoff(attempt: int) -> None:
 
 
 def _call(table: str, report: WriteReport | None, operation: str, **kwargs: Any) -> Any:
-    """One DynamoDB call, retried with backoff while it is throttled."""
-    dynamodb = client("dynamodb")
+    """One DynamoDB call, retried with backoff while it is throttled.
+
+    The requests are built here from TypeSerializer's output, so botocore's client-side model
+    check is skipped (DynamoDB still validates them): a burst writes 1,917-2,032 orders/s into
+    a bare local table instead of 1,505-1,638, with 1.11-1.21 instead of 1.58-1.62 s of this
+    process's CPU per 5,000 orders (two interleaved runs).
+    """
+    dynamodb = client("dynamodb", validate=False)
     for attempt in range(MAX_ATTEMPTS):
         try:
             return getattr(dynamodb, operation)(**kwargs)
