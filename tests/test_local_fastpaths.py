@@ -100,6 +100,24 @@ def test_the_cached_module_list_is_moto_s_own_list():
         fastpaths.remove()
 
 
+def test_moto_finds_each_action_among_the_same_methods_once_they_are_cached():
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.kinesis.responses import KinesisResponse
+
+    theirs = {c: responses.method_names_from_class(c) for c in (DynamoHandler, KinesisResponse)}
+    fastpaths.apply()
+    try:
+        for handler, names in theirs.items():
+            assert responses.method_names_from_class(handler) == names
+            assert responses.method_names_from_class(handler) == names  # cached, unchanged
+        assert "batch_write_item" in theirs[DynamoHandler]
+    finally:
+        fastpaths.remove()
+    from moto.core.utils import method_names_from_class
+    assert responses.method_names_from_class is method_names_from_class  # moto's own again
+
+
 def _write_changes(table):
     for n in range(12):
         table.put_item(Item={"orderid": f"o{n}", "price": Decimal("429.99"), "tags": {"a", "b"},

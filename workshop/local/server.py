@@ -8,6 +8,7 @@ one can be stopped or killed without losing the state held here.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import threading
@@ -36,6 +37,23 @@ def start_server(port: int) -> LocalServer:
     return server
 
 
+def collect_less() -> None:
+    """Keep Python's cyclic garbage collector off moto's startup objects and out of bursts.
+
+    A full collection walks every object the process holds, ~270,000 of them moto's, botocore's
+    and Flask's from startup, with every request thread stopped: ~0.3 s here, every ~10,000
+    orders. During a deploy and 20,000 batch-written orders, collections took 1.51-1.65 s of
+    the server's CPU; with the startup objects frozen (they live as long as the process) and
+    the young generation collected every 10,000 allocations instead of 700, 0.33-0.36 s (two
+    runs each, interleaved). Garbage is collected first, so none is frozen: resident memory
+    stays the same (255 and 290 MB after 10,000 and 20,000 orders, against 253-254 and
+    287-288); frozen uncollected, it held 21 MB more.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -44,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = start_server(args.port)
+    collect_less()
     retention.start(settings().local_dir)  # forgets records the local hops have consumed
     log.info("local AWS listening on 127.0.0.1:%d", args.port)
     stop = threading.Event()
