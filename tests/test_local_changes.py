@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from werkzeug.test import EnvironBuilder
 
 from workshop import config
@@ -100,13 +101,16 @@ def test_a_waiter_polls_as_before_when_the_local_aws_has_no_wake_ups(
 
 
 def _call(path: str, remote: str = "127.0.0.1") -> tuple[str, bytes]:
+    """Ask the local AWS's dispatch, as a request from `remote` would (routes first)."""
     environ = EnvironBuilder(path=path, environ_base={"REMOTE_ADDR": remote}).get_environ()
     status: list[str] = []
-    body = changes.handle(environ, lambda s, headers: status.append(s))
+    app = DomainDispatcherApplication.__new__(DomainDispatcherApplication)
+    body = app(environ, lambda s, headers: status.append(s))
     return status[0], b"".join(body)
 
 
-def test_the_wait_route_refuses_unknown_topics_bad_numbers_and_other_hosts() -> None:
+def test_the_wait_route_refuses_unknown_topics_bad_numbers_and_other_hosts(
+        counted: config.Settings) -> None:
     status, body = _call("/_workshop/changes/sqs?after=1&wait=0")
     assert status.startswith("404") and b"dynamodbstreams, kinesis" in body
     assert _call("/_workshop/changes/kinesis?after=x")[0].startswith("400")

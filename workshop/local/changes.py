@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from workshop.config import LOCAL_HOST, Settings
+from workshop.config import Settings
 from workshop.local import routes
 from workshop.local.wire import local_endpoint
 
@@ -75,9 +75,6 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
     """Answer one wait request (a WSGI application)."""
     from werkzeug.wrappers import Request
 
-    if environ.get("REMOTE_ADDR") != LOCAL_HOST:
-        return _answer(start_response, "403 Forbidden", {
-            "message": f"The change routes answer {LOCAL_HOST} only."})
     request = Request(environ)
     topic = request.path[len(ROUTE):]
     try:

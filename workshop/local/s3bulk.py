@@ -11,9 +11,9 @@ workshop.local.server) that read the same moto S3 backend directly:
          -> for each key, a JSON line {"key": k, "size": n} then its n bytes (n = -1: gone)
 
 `BulkReader` is the engine's client. Both ends are for 127.0.0.1 only: the routes answer 403 to
-any other peer, and the client refuses settings that do not point at the local AWS. A server
-without the routes (a moto server started another way) is recognised by the missing
-`X-Workshop-S3Bulk` header, and the engine falls back to plain GetObject.
+any other peer (workshop.local.routes), and the client refuses settings that do not point at
+the local AWS. A server without the routes (a moto server started another way) is recognised
+by the missing `X-Workshop-S3Bulk` header, and the engine falls back to plain GetObject.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from workshop.config import LOCAL_HOST, Settings
+from workshop.config import Settings
 from workshop.local import routes
 from workshop.local.wire import local_endpoint
 
@@ -113,10 +113,6 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
     """Answer one request for the bulk routes (a WSGI application)."""
     from werkzeug.wrappers import Request
 
-    if environ.get("REMOTE_ADDR") != LOCAL_HOST:
-        return _answer(start_response, "403 Forbidden", json.dumps({
-            "code": "AccessDenied",
-            "message": f"The bulk S3 routes answer {LOCAL_HOST} only."}).encode())
     request = Request(environ)
     operation = request.path[len(ROUTE):]
     bucket, prefix = request.args.get("bucket", ""), request.args.get("prefix", "")
