@@ -114,11 +114,14 @@ def test_a_confirmed_aws_deploy_creates_the_stack_and_a_second_changes_nothing(a
     s = aws_on_moto
     found = stack.deploy(s=s, confirm=True)
     assert found["TableName"] == f"{s.prefix}-OrderTable"
-    asked = []
+    asked, described = [], []
+    client("cloudformation", s).meta.events.register(
+        "before-call.cloudformation.DescribeStacks", lambda **_: described.append(1))
     again = stack.deploy(s=s, on_status=asked.append,
                          confirm=lambda plan: pytest.fail("an unchanged stack needs no consent"))
     assert again == found
     assert asked == [f"Stack {s.stack_name} is up to date"]
+    assert len(described) == 1  # the plan and the Outputs come from one description
 
 
 def test_no_updates_to_perform_is_success_not_an_error(aws_on_moto):

@@ -132,6 +132,11 @@ def outputs(s: Settings | None = None) -> dict[str, str]:
             f"Stack {s.stack_name} is not deployed on the {s.target} target: run `workshop deploy` "
             "(or stack.deploy() in a notebook) first."
         )
+    return _outputs_of(stack)
+
+
+def _outputs_of(stack: dict[str, Any]) -> dict[str, str]:
+    """The Outputs of a stack description as a dict."""
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
@@ -191,8 +196,13 @@ def _wanted(parameters: Mapping[str, Any] | None, s: Settings) -> dict[str, str]
 def plan(parameters: Mapping[str, Any] | None = None, s: Settings | None = None) -> DeployPlan:
     """What `deploy(parameters)` would do, in which account and region, at what hourly cost."""
     s = s or settings()
+    return _plan(parameters, s, describe(s))
+
+
+def _plan(parameters: Mapping[str, Any] | None, s: Settings,
+          existing: dict[str, Any] | None) -> DeployPlan:
+    """The plan against the stack as `existing` describes it (None: there is none)."""
     wanted = _wanted(parameters, s)
-    existing = describe(s)
     if existing is None:
         action = "create"
     else:
@@ -244,10 +254,10 @@ def deploy(
                 f"Stack {s.stack_name} is {existing['StackStatus']} ({why}): "
                 "run `workshop teardown`, then deploy again."
             )
-    intended = plan(parameters, s)
+    intended = _plan(parameters, s, existing)
     if intended.action == "none":
         report(f"Stack {s.stack_name} is up to date")
-        return outputs(s)
+        return _outputs_of(existing)  # "none" means it exists, as described above
     if not s.is_local:
         report(str(intended))
         approved = confirm(intended) if callable(confirm) else confirm
