@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import moto_server
 from workshop import config
 
 # --- local AWS ---------------------------------------------------------------------------------
@@ -92,18 +93,8 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def moto_port() -> Iterator[int]:
     """A moto server on a free port of 127.0.0.1 for the whole session."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    from workshop.local.ports import free_port
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield port
-    server.stop()
+    with moto_server() as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

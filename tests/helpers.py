@@ -1,11 +1,16 @@
-"""Small helpers shared by the tests: captured events and Firehose batches."""
+"""Small helpers shared by the tests: captured events, Firehose batches, moto servers."""
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -30,3 +35,27 @@ def firehose_event(*payloads: Any) -> dict[str, Any]:
         records.append(dict(template, recordId=f"record-{number:04d}", data=data))
     event["records"] = records
     return event
+
+
+@contextmanager
+def moto_server() -> Iterator[int]:
+    """A bare moto server of its own on a free port of 127.0.0.1, for the block: its port."""
+    from moto.server import ThreadedMotoServer
+
+    from workshop.local.ports import free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop()
+
+
+def clients(endpoint: str, *names: str) -> list[Any]:
+    """Plain boto3 clients of the named services at a moto endpoint, with dummy credentials."""
+    kw = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "t",
+          "aws_secret_access_key": "t"}
+    return [boto3.client(name, **kw) for name in names]

@@ -4,26 +4,16 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.helpers import clients, moto_server
 from workshop.local import fastpaths
-from workshop.local.ports import free_port
 
 
 @pytest.fixture(scope="module")
 def endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as port:
+        yield f"http://127.0.0.1:{port}"
     fastpaths.remove()
-
-
-def clients(endpoint, *names):
-    kw = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "t",
-          "aws_secret_access_key": "t"}
-    return [boto3.client(name, **kw) for name in names]
 
 
 def read_both_ways(read):

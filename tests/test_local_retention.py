@@ -7,11 +7,10 @@ import os
 import signal
 import time
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.conftest import wait_for
+from tests.helpers import clients, moto_server
 from workshop import config, stack, streams
 from workshop.local import fastpaths, process, retention
 from workshop.local.checkpoint import hop_checkpoint
@@ -24,19 +23,10 @@ GONE = Policy(seconds=0, records=0)  # drop every consumed record at once
 
 @pytest.fixture(scope="module")
 def endpoint():
-    port = free_port()
     fastpaths.apply()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as port:
+        yield f"http://127.0.0.1:{port}"
     fastpaths.remove()
-
-
-def clients(endpoint, *names):
-    kw = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "t",
-          "aws_secret_access_key": "t"}
-    return [boto3.client(name, **kw) for name in names]
 
 
 def stream_table(endpoint, name):
