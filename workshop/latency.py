@@ -82,10 +82,6 @@ def summarize(placed: dict[str, datetime], in_s3: dict[str, datetime],
     }, index=pd.Index(ids, name="orderid"))
 
 
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 @dataclass
 class _Watcher:
     """Notes when each wanted order shows up in S3 and in query results."""
@@ -125,7 +121,7 @@ class _Watcher:
                 record = _json(line)
                 orderid = record.get("orderid")
                 if orderid in self.wanted and record.get("event_type") == "INSERT":
-                    self.placed[orderid] = _parse_iso(record["placed_at"])
+                    self.placed[orderid] = datetime.fromisoformat(record["placed_at"])
                     self.in_s3.setdefault(orderid, arrived)
 
     def poll_query(self) -> None:
