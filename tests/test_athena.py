@@ -188,6 +188,19 @@ def test_results_keep_duckdbs_column_types_and_unique_names(sales: Lake) -> None
     assert frame["orderid"].tolist() == ["a1"] and frame["nothing"].isna().all()
 
 
+def test_a_result_of_many_arrow_batches_comes_back_in_whole_rows(lake: Lake) -> None:
+    """Strings and the other columns are turned into pandas apart; each row must stay whole.
+
+    Three million rows come out of DuckDB in 23 Arrow batches here; put back in another order,
+    the strings stood beside another row's numbers (it happened to latest_state_per_order).
+    """
+    frame = lake.engine.query("SELECT n, CAST(n AS varchar) AS text, n % 2 = 0 AS even "
+                              "FROM UNNEST(sequence(1, 3000000)) AS t(n)")
+    assert len(frame) == 3_000_000
+    assert (frame["text"] == frame["n"].astype(str)).all()
+    assert (frame["even"] == (frame["n"] % 2 == 0)).all()
+
+
 def test_revenue_per_product(sales: Lake) -> None:
     frame = sales.engine.query(athena.QUERIES["revenue_per_product"])
     assert rows(frame) == [("Laptop", 2, 7, 6599.96),  # 3 x 1000 + 4 x 899.99

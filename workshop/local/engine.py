@@ -113,10 +113,15 @@ class LocalAthena:
         self._con.execute("SET preserve_insertion_order = false")
         self._con.execute(f"CREATE SCHEMA {_quote(self.database)}")
         self._con.execute(f"CREATE SCHEMA {ROWS_SCHEMA}")
+        # Turns results into pandas (_frame). A database of its own: preserve_insertion_order
+        # is a setting of the whole database, and this one must keep it (on, the default).
+        self._pandas = duckdb.connect()
+        self._pandas.execute("SET TimeZone='UTC'")  # the zone .df() gives TIMESTAMPTZ columns
 
     def close(self) -> None:
-        """Release the DuckDB connection (and the memory of the loaded tables)."""
+        """Release the DuckDB connections (and the memory of the loaded tables)."""
         self._con.close()
+        self._pandas.close()
 
     def tables(self) -> dict[str, GlueTable]:
         """The Glue tables of the database, read fresh (the template may have changed them)."""
@@ -263,14 +268,16 @@ class LocalAthena:
 
         .df() makes a Python object of every string (1.26 s for 870k rows of the latest state
         per order, measured here); through Arrow the string columns take 0.13 s. The other
-        columns still go through .df(), for its nullable integer and boolean types.
+        columns still go through .df(), for its nullable integer and boolean types, on a
+        connection that keeps row order: the query's, which does not, put the rows of a result
+        of several Arrow batches back in another order than the strings beside them.
         """
         names, types = relation.columns, [str(t) for t in relation.types]
         result = relation.arrow()
         table = result if isinstance(result, pa.Table) else result.read_all()
         table = table.rename_columns([f"c{i}" for i in range(len(names))])
         others = [i for i, t in enumerate(types) if t != "VARCHAR"]
-        rest = duckdb.from_arrow(table.select(others), connection=self._con).df() if others \
+        rest = duckdb.from_arrow(table.select(others), connection=self._pandas).df() if others \
             else None
         columns = [table.column(i).to_pandas() if t == "VARCHAR" else rest[f"c{i}"]
                    for i, t in enumerate(types)]
