@@ -44,21 +44,16 @@ DATABASE = "benchdb"
 STREAM = "bench-orders"  # names objects as Firehose does: <stream>-<version>-<time>-<uuid>
 
 
-def serve(port: int, ready: Any, cache_module_list: bool) -> None:
-    """Child process: the local AWS's moto server until terminated."""
+def serve(port: int, ready: Any) -> None:
+    """Child process: the local AWS's moto server, as `workshop local start` runs it, until
+    terminated (moto's module listing is cached by the fast paths start_server applies)."""
     import logging
 
-    from workshop.local.server import start_server
+    from workshop.local.server import collect_less, start_server
 
-    if cache_module_list:
-        # moto lists its package folder on every request to route it (~2 ms of ~4 ms per
-        # GET here); the list never changes while the server runs.
-        import moto.backends
-
-        modules = tuple(moto.backends.list_of_moto_modules())
-        moto.backends.list_of_moto_modules = lambda: modules
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     start_server(port)
+    collect_less()
     ready.set()
     while True:
         time.sleep(3600)
@@ -226,14 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--per-object", type=int, default=500)
     parser.add_argument("--skip-fsspec", action="store_true")
-    parser.add_argument("--cache-moto-module-list", action="store_true",
-                        help="patch the moto server's per-request module listing (see serve)")
     args = parser.parse_args(argv)
     port = free_port()
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
-    server = context.Process(target=serve, args=(port, ready, args.cache_moto_module_list),
-                             daemon=True)
+    server = context.Process(target=serve, args=(port, ready), daemon=True)
     server.start()
     state = Path(tempfile.mkdtemp(prefix="bench-query-"))
     try:
