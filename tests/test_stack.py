@@ -150,6 +150,26 @@ def test_no_updates_to_perform_is_success_not_an_error(aws_on_moto):
     assert seen[-1] == f"Stack {s.stack_name} is up to date"
 
 
+def test_the_first_failure_is_found_on_any_page_of_stack_events(aws_on_moto, monkeypatch):
+    """DescribeStackEvents pages its answer, newest first: the first failure is on the last page."""
+    newest = [{"LogicalResourceId": f"R{i}", "ResourceType": "AWS::S3::Bucket",
+               "ResourceStatus": "DELETE_COMPLETE"} for i in range(100)]
+    oldest = [{"LogicalResourceId": "OrderPipe", "ResourceType": "AWS::Pipes::Pipe",
+               "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Cannot access stream"}]
+
+    class Pages:
+        def paginate(self, StackName):
+            return iter([{"StackEvents": newest}, {"StackEvents": oldest}])
+
+    class Events:
+        def get_paginator(self, name):
+            assert name == "describe_stack_events"
+            return Pages()
+
+    monkeypatch.setattr(stack, "client", lambda service, s=None: Events())
+    assert stack.first_failure() == "OrderPipe (AWS::Pipes::Pipe): Cannot access stream"
+
+
 # --- deploy and teardown on the local AWS --------------------------------------------------------
 
 

@@ -263,8 +263,35 @@ def test_pipe_partitions_by_the_tables_hash_key_and_waits_for_its_policy(templat
     pipe = resource(template, "OrderPipe")
     assert pipe["TargetParameters"]["KinesisStreamParameters"]["PartitionKey"] == (
         f"$.dynamodb.Keys.{hash_key}.S")
-    assert template["Resources"]["OrderPipe"]["DependsOn"] == "PipeRolePolicy"
+    assert "PipeRolePolicy" in as_list(template["Resources"]["OrderPipe"]["DependsOn"])
     assert template["Resources"]["DeliveryStream"]["DependsOn"] == "FirehoseRolePolicy"
+
+
+def test_the_pipe_writes_only_once_firehose_reads(template):
+    """Firehose reads a Kinesis source from LATEST when it is created: records the pipe put in
+    Kinesis before that are never delivered, so the pipe waits for the delivery stream."""
+    pipe = template["Resources"]["OrderPipe"]
+    assert "DeliveryStream" in as_list(pipe["DependsOn"])
+
+
+def test_firehose_may_call_the_transformer_by_any_qualified_arn(template):
+    """A processor ARN with a version or alias (ARN:1, ARN:live) needs the ARN:* form too."""
+    [call] = [st for logical_id, st in policy_statements(template)
+              if st.get("Sid") == "CallTransformer"]
+    assert {json.dumps(r, sort_keys=True) for r in call["Resource"]} == {
+        json.dumps({"Fn::GetAtt": ["TransformerFunction", "Arn"]}),
+        json.dumps({"Fn::Sub": "${TransformerFunction.Arn}:*"})}
+
+
+def test_the_deploy_asks_for_the_capability_the_template_needs(template):
+    """CAPABILITY_NAMED_IAM is for IAM resources with custom names; this template names none."""
+    from workshop.stack import CAPABILITIES
+
+    named = [logical_id for logical_id, res in template["Resources"].items()
+             if res["Type"].startswith("AWS::IAM::") and
+             {"RoleName", "UserName", "GroupName", "ManagedPolicyName"} & set(res["Properties"])]
+    assert named == []
+    assert CAPABILITIES == ["CAPABILITY_IAM"]
 
 
 # --- IAM and bucket hygiene ---------------------------------------------------------------------

@@ -37,6 +37,11 @@ class DeployNotConfirmed(StackError):
 
 # States a stack cannot be updated from: only deleting it helps. (UPDATE_ROLLBACK_COMPLETE is
 # not one: the stack is back as it was and takes the next update.)
+# The template names no IAM resource (roles get generated names), so CAPABILITY_IAM is enough:
+# CAPABILITY_NAMED_IAM is for templates that name their roles
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/control-access-with-iam.html).
+CAPABILITIES = ["CAPABILITY_IAM"]
+
 FAILED_STATES = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "ROLLBACK_IN_PROGRESS",
                  "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"}
 
@@ -145,14 +150,19 @@ def _parameters(values: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def first_failure(s: Settings | None = None) -> str:
-    """The first resource that failed in the stack's events, with its reason."""
+    """The first resource that failed in the stack's events, with its reason.
+
+    Events come newest first, a page at a time: every page is read, so the first failure of a
+    long deploy is found however many events followed it.
+    """
     s = s or settings()
     try:
-        events = client("cloudformation", s).describe_stack_events(StackName=s.stack_name)
+        pages = client("cloudformation", s).get_paginator("describe_stack_events").paginate(
+            StackName=s.stack_name)
+        events = [event for page in pages for event in page["StackEvents"]]
     except ClientError:
         return "no stack events are available"
-    failed = [e for e in reversed(events["StackEvents"])
-              if e.get("ResourceStatus", "").endswith("FAILED")]
+    failed = [e for e in reversed(events) if e.get("ResourceStatus", "").endswith("FAILED")]
     if not failed:
         return "no resource reported a failure"
     e = failed[0]
@@ -278,7 +288,7 @@ def deploy(
     try:
         cfn.create_stack(StackName=s.stack_name, TemplateBody=body,
                          Parameters=_parameters(wanted),
-                         Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_IAM"],
+                         Capabilities=CAPABILITIES,
                          Tags=[{"Key": "workshop", "Value": "gadget-sales"},
                                {"Key": "participant", "Value": s.prefix}])
         _wait(cfn, "stack_create_complete", s)
@@ -305,7 +315,7 @@ def _update(cfn: Any, s: Settings, body: str, wanted: Mapping[str, Any],
     try:
         cfn.update_stack(StackName=s.stack_name, TemplateBody=body,
                          Parameters=_parameters(wanted),
-                         Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_IAM"])
+                         Capabilities=CAPABILITIES)
     except ClientError as error:
         if "No updates are to be performed" in str(error):
             report(f"Stack {s.stack_name} is up to date")
