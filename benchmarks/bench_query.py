@@ -87,13 +87,14 @@ def template_tables(bucket: str) -> list[dict[str, Any]]:
             for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Table"]
 
 
-def make_objects(objects: int, per_object: int, day: datetime) -> Iterator[tuple[str, bytes]]:
-    """Firehose-style objects of transformed records over today's 24 hours; ~10 % of the
+def make_objects(objects: int, per_object: int, start: datetime) -> Iterator[tuple[str, bytes]]:
+    """Firehose-style objects of transformed records over the 24 hours from `start` (the day
+    before now: the tables project the past week's hours, none in the future); ~10 % of the
     records change an earlier order (MODIFY) and ~3 % cancel one (REMOVE)."""
     rng = random.Random(1)
     placed: list[tuple[str, str, int, float, str]] = []
     for n in range(objects):
-        arrival = day + timedelta(seconds=int(n * 86400 / objects))
+        arrival = start + timedelta(seconds=int(n * 86400 / objects))
         lines = []
         for _ in range(per_object):
             at = arrival.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -113,7 +114,7 @@ def make_objects(objects: int, per_object: int, day: datetime) -> Iterator[tuple
             lines.append(f'{{"orderid":"{orderid}","product_name":"{product}",'
                          f'"quantity":{quantity},"price":{price},"placed_at":"{placed_at}",'
                          f'"event_type":"{kind}","event_time":"{at}"}}\n')
-        key = (f"orders/year={arrival:%Y}/month={arrival:%m}/day={arrival:%d}/hour={arrival:%H}/"
+        key = (f"orders/datehour={arrival:%Y-%m-%d-%H}/"
                f"{STREAM}-1-{arrival:%Y-%m-%d-%H-%M-%S}-{uuid.UUID(int=rng.getrandbits(128))}")
         yield key, "".join(lines).encode()
 
@@ -125,10 +126,10 @@ def setup(bucket: str, objects: int, per_object: int) -> list[str]:
     glue.create_database(DatabaseInput={"Name": DATABASE})
     for table in template_tables(bucket):
         glue.create_table(DatabaseName=DATABASE, TableInput=table)
-    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = datetime.now(UTC) - timedelta(days=1)
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1])
-                             and kv[0], make_objects(objects, per_object, day)))
+                             and kv[0], make_objects(objects, per_object, start)))
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -179,8 +180,8 @@ def bench_fsspec(bucket: str, port: int, sql: str) -> tuple[float, float]:
     columns = ("{'orderid':'VARCHAR','product_name':'VARCHAR','quantity':'INTEGER',"
                "'price':'DOUBLE','placed_at':'VARCHAR','event_type':'VARCHAR',"
                "'event_time':'VARCHAR'}")
-    hive = "{'year':'VARCHAR','month':'VARCHAR','day':'VARCHAR','hour':'VARCHAR'}"
-    query = (f"SELECT product_name, SUM(quantity) FROM read_json('s3://{bucket}/orders/*/*/*/*/*',"
+    hive = "{'datehour':'VARCHAR'}"
+    query = (f"SELECT product_name, SUM(quantity) FROM read_json('s3://{bucket}/orders/*/*',"
              f" format='newline_delimited', columns={columns}, hive_partitioning=true, "
              f"hive_types={hive}) GROUP BY 1")
     first, _ = timed(lambda: con.execute(query).fetchall())

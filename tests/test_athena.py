@@ -1,8 +1,11 @@
 """Athena SQL on the local engine: the workshop's queries, types, refusals and the S3 cache.
 
-The data set is small and known: it is written in Firehose's layout (Hive-style hourly folders,
-one JSON object per line) with INSERT, MODIFY and REMOVE rows, a duplicate delivery, and events
-in two hours of today and one hour of yesterday, so every expected value is computed by hand.
+The data set is small and known: it is written in Firehose's layout (one Hive-style folder per
+UTC hour of arrival, as the template's projection reads them, one JSON object per line) with
+INSERT, MODIFY and REMOVE rows, a duplicate delivery, and events in the first two hours of today
+and the last hour of yesterday, so every expected value is computed by hand. An object is put in
+the folder of the hour it arrived, and nothing arrives in the future: at 00:20 UTC, the events of
+01:00 are in the folder of hour 00 (the projection never makes a future hour).
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from workshop import athena, config
-from workshop.athena import QueryError, UnsupportedQuery
+from workshop import athena, config, projection, template
+from workshop.athena import QueryError, QueryStatistics, UnsupportedQuery
 from workshop.local.engine import LocalAthena
 
 ORDER_COLUMNS = [("orderid", "string"), ("product_name", "string"), ("quantity", "int"),
@@ -27,17 +30,19 @@ ORDER_COLUMNS = [("orderid", "string"), ("product_name", "string"), ("quantity",
 ERROR_COLUMNS = [("attemptsmade", "int"), ("arrivaltimestamp", "bigint"), ("errorcode", "string"),
                  ("errormessage", "string"), ("attemptendingtimestamp", "bigint"),
                  ("rawdata", "string"), ("lambdaarn", "string")]
-PARTITIONS = ["year", "month", "day", "hour"]
+ORDERS_TABLE = template.resource("OrdersTable")["Properties"]["TableInput"]
+PARTITIONS = [key["Name"] for key in ORDERS_TABLE["PartitionKeys"]]  # ["datehour"]
+PROJECTION = {k: str(v) for k, v in ORDERS_TABLE["Parameters"].items()  # as in the template:
+              if k.startswith("projection.")}  # Athena computes the partitions from these
+HOUR_FORMAT = projection.java_to_strftime(PROJECTION["projection.datehour.format"])
+RANGE_HOURS = projection.partitions(PROJECTION, PARTITIONS)  # every hour the range projects
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 YESTERDAY = TODAY - timedelta(days=1)
-PROJECTION = {  # as in the template: Athena computes the partitions from these
-    "projection.enabled": "true",
-    **{f"projection.{key}.{setting}": value
-       for key, (low, high, digits) in {"year": ("2024", "2099", "4"), "month": ("1", "12", "2"),
-                                        "day": ("1", "31", "2"), "hour": ("0", "23", "2")}.items()
-       for setting, value in (("type", "integer"), ("range", f"{low},{high}"),
-                              ("digits", digits))},
-}
+
+
+def folder(when: datetime) -> str:
+    """The partition value of an object that arrived at `when`, or now if that is later."""
+    return f"{min(when, datetime.now(UTC)):{HOUR_FORMAT}}"
 
 
 @dataclass
@@ -49,8 +54,9 @@ class Lake:
     engine: LocalAthena
 
     def put(self, table_prefix: str, when: datetime, lines: list[dict[str, Any]]) -> str:
-        """Write one Firehose-style object into the hour folder of `when`; return its key."""
-        key = (f"{table_prefix}year={when:%Y}/month={when:%m}/day={when:%d}/hour={when:%H}/"
+        """Write one Firehose-style object into the hour folder of `when` (or of now, if
+        `when` is still to come); return its key."""
+        key = (f"{table_prefix}datehour={folder(when)}/"
                f"gadget-orders-1-{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}")
         body = "".join(json.dumps(line) + "\n" for line in lines)
         config.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body.encode())
@@ -263,8 +269,127 @@ def test_athena_run_uses_the_local_engine_on_the_local_target(
     monkeypatch.setattr(stack, "outputs", lambda s=None: {"GlueDatabaseName": sales.database})
     frame = athena.run("revenue_per_product")
     assert frame["product_name"].tolist() == ["Laptop", "Phone", "Headphones", "Charger"]
+    assert frame.attrs["statistics"].partitions == RANGE_HOURS  # a question about all time
     with pytest.raises(QueryError, match="No workshop query named 'nope'"):
         athena.run("nope")
+
+
+# --- the partitions a query makes Athena enumerate -----------------------------------------------
+
+def statistics(frame: pd.DataFrame) -> QueryStatistics:
+    return frame.attrs["statistics"]
+
+
+def object_bytes(lake: Lake, prefix: str = "orders/") -> int:
+    listed = config.client("s3").list_objects_v2(Bucket=lake.bucket, Prefix=prefix)
+    return sum(o["Size"] for o in listed.get("Contents", []))
+
+
+def test_the_bound_is_every_hour_the_template_projects() -> None:
+    assert RANGE_HOURS == 7 * 24 + 1  # the current hour and the 168 before it
+    assert athena.MAX_PROJECTED_PARTITIONS == RANGE_HOURS
+
+
+def test_a_query_without_a_partition_filter_enumerates_every_hour_of_the_range(
+        sales: Lake) -> None:
+    stats = statistics(sales.engine.query("SELECT COUNT(*) AS n FROM orders"))
+    assert stats.partitions == RANGE_HOURS  # empty or not: Athena lists S3 for each
+    assert stats.data_scanned_in_bytes == object_bytes(sales)
+    assert stats.engine_execution_time_in_millis is not None
+
+
+def test_a_query_for_one_hour_enumerates_one_partition_and_scans_its_objects(
+        sales: Lake) -> None:
+    hour = folder(t(YESTERDAY, 23, 59))
+    stats = statistics(sales.engine.query(
+        f"SELECT COUNT(*) AS n FROM orders WHERE datehour = '{hour}'"))
+    assert stats.partitions == 1
+    assert stats.data_scanned_in_bytes == object_bytes(sales, f"orders/datehour={hour}/")
+
+
+DAY = f"{YESTERDAY:%Y-%m-%d}"  # yesterday: 24 hours, all of them in the range
+
+
+@pytest.mark.parametrize(("where", "partitions"), [
+    (f"datehour IN ('{DAY}-00', '{DAY}-23', '2020-01-01-00')", 2),  # 2020 is not projected
+    (f"datehour BETWEEN '{DAY}-00' AND '{DAY}-23'", 24),
+    (f"datehour >= '{DAY}-00' AND datehour < '{DAY}-12'", 12),
+    (f"datehour = '{DAY}-00' OR datehour = '{DAY}-23'", 2),  # OR on the partition column
+    (f"datehour = '{DAY}-00' AND event_type = 'INSERT'", 1),  # the other condition filters rows
+    (f"NOT (datehour <> '{DAY}-07')", 1),
+    ("datehour = date_format(date_add('day', -1, current_date), '%Y-%m-%d-23')", 1),  # constant
+    ("datehour IS NULL", 0),
+    (f"datehour = '{DAY}-00' OR event_type = 'INSERT'", RANGE_HOURS),  # OR with another column
+    (f"substr(datehour, 1, 10) = '{DAY}'", RANGE_HOURS),  # a function of the column
+    (f"datehour LIKE '{DAY}-%'", RANGE_HOURS),  # counted as the whole range: an upper bound
+    (f"datehour IN (SELECT '{DAY}-00')", RANGE_HOURS),  # a subquery is no constant
+    (f"NOT (datehour = '{DAY}-00' AND event_type = 'INSERT')", RANGE_HOURS),
+])
+def test_predicates_on_the_partition_column_prune_as_athena_prunes(
+        sales: Lake, where: str, partitions: int) -> None:
+    frame = sales.engine.query(f"SELECT COUNT(*) AS n FROM orders WHERE {where}")
+    assert statistics(frame).partitions == partitions
+
+
+def test_every_read_of_a_projected_table_is_counted_with_its_own_filter(sales: Lake) -> None:
+    frame = sales.engine.query(
+        f"WITH late AS (SELECT orderid FROM orders WHERE datehour = '{DAY}-23') "
+        "SELECT COUNT(*) AS n FROM late JOIN orders AS o ON late.orderid = o.orderid "
+        f"WHERE o.datehour >= '{DAY}-22'")
+    hour_now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hours_since = (hour_now - t(YESTERDAY, 22, 0, 0, 0)) // timedelta(hours=1) + 1
+    assert statistics(frame).partitions == 1 + hours_since  # 1 for late, yesterday 22:00 on
+    assert rows(frame) == [(3,)]  # y1 and y2 at 23:59, y2 again (MODIFY) today
+    outer = sales.engine.query(  # a filter outside the reading SELECT is not followed into it
+        f"SELECT COUNT(*) FROM (SELECT * FROM orders) AS o WHERE o.datehour = '{DAY}-23'")
+    assert statistics(outer).partitions == RANGE_HOURS
+    assert statistics(sales.engine.query("SELECT 5/2")).partitions == 0
+
+
+def test_todays_queries_enumerate_todays_hours_only(sales: Lake) -> None:
+    before = datetime.now(UTC).hour
+    frame = sales.engine.query(athena.QUERIES["units_per_product_today"])
+    after = datetime.now(UTC).hour
+    assert statistics(frame).partitions in {before + 1, after + 1}  # hour 00 to now's
+    assert rows(frame) == [("Laptop", 7), ("Phone", 6)]
+
+
+def test_the_templates_saved_query_reads_todays_partitions_and_over_counts_as_the_seeds(
+        sales: Lake) -> None:
+    named = template.resource("UnitsPerProductQuery")["Properties"]["QueryString"]["Fn::Sub"]
+    frame = sales.engine.query(named.replace("${OrdersTable}", "orders"))
+    assert statistics(frame).partitions <= 24
+    # every row that arrived today: modified orders twice, removed ones with their REMOVE
+    assert rows(frame) == [("Laptop", 11), ("Phone", 10), ("Smartwatch", 4), ("Headphones", 3),
+                           ("Tablet", 2)]
+
+
+@pytest.mark.parametrize("name", sorted(athena.QUERIES))
+def test_every_workshop_query_enumerates_no_more_partitions_than_the_bound(
+        name: str, sales: Lake) -> None:
+    frame = sales.engine.query(athena.QUERIES[name])
+    assert statistics(frame).partitions <= athena.MAX_PROJECTED_PARTITIONS
+
+
+def test_arrived_since_keeps_the_hours_since_a_time_and_one_before(sales: Lake) -> None:
+    assert athena.arrived_since("2026-12-03T17:05:00.000000Z") == "datehour >= '2026-12-03-16'"
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    frame = sales.engine.query(f"SELECT COUNT(*) AS n FROM orders WHERE "
+                               f"{athena.arrived_since(since)}")
+    assert statistics(frame).partitions in (2, 3)  # since's hour, the one before, now's
+
+
+def test_a_key_outside_the_projected_range_is_invisible_as_on_athena(lake: Lake) -> None:
+    now = datetime.now(UTC)
+    for arrived in (now - timedelta(days=7, hours=1),  # its hour left the range an hour ago
+                    now + timedelta(hours=1),  # a future hour: not projected yet
+                    now - timedelta(days=6)):  # within the range: read
+        key = (f"orders/datehour={arrived:{HOUR_FORMAT}}/gadget-orders-1-"
+               f"{arrived:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}")
+        body = json.dumps(event(f"k{arrived:%d%H}", "Phone", 1, 9.5, arrived, "INSERT", arrived))
+        config.client("s3").put_object(Bucket=lake.bucket, Key=key, Body=body.encode() + b"\n")
+    frame = lake.engine.query("SELECT orderid FROM orders")
+    assert frame["orderid"].tolist() == [f"k{now - timedelta(days=6):%d%H}"]
 
 
 # --- Athena semantics on DuckDB ------------------------------------------------------------------
@@ -285,10 +410,10 @@ def test_tables_may_be_named_with_their_database_and_catalog(sales: Lake) -> Non
 
 
 def test_partitions_come_from_the_keys_as_zero_padded_strings(sales: Lake) -> None:
-    frame = sales.engine.query("SELECT DISTINCT year, month, day, hour FROM orders "
-                               "ORDER BY year, month, day, hour")
-    assert rows(frame) == [(f"{d:%Y}", f"{d:%m}", f"{d:%d}", f"{d:%H}")
-                           for d in (t(YESTERDAY, 23, 0), t(TODAY, 0, 0), t(TODAY, 1, 0))]
+    frame = sales.engine.query("SELECT DISTINCT datehour FROM orders ORDER BY datehour")
+    arrivals = (t(YESTERDAY, 23, 59, 30), t(TODAY, 0, 30), t(TODAY, 0, 45), t(TODAY, 1, 10))
+    assert rows(frame) == [(value,) for value in sorted({folder(a) for a in arrivals})]
+    assert rows(frame)[0] == (f"{YESTERDAY:%Y-%m-%d}-23",)  # yyyy-MM-dd-HH, as Firehose writes
 
 
 def test_time_functions_work_in_utc_whatever_the_laptop_zone(
@@ -313,9 +438,9 @@ def test_json_keys_are_matched_without_regard_to_case(lake: Lake) -> None:
         {"attemptsMade": 4, "arrivalTimestamp": 1764300000000, "errorCode": "Lambda.X",
          "errorMessage": "bad", "attemptEndingTimestamp": 1764300001000, "rawData": "eyJ9",
          "lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:t"}])
-    frame = lake.engine.query("SELECT errorcode, attemptsmade, arrivaltimestamp, hour "
+    frame = lake.engine.query("SELECT errorcode, attemptsmade, arrivaltimestamp, datehour "
                               "FROM order_errors")
-    assert rows(frame) == [("Lambda.X", 4, 1764300000000, "02")]
+    assert rows(frame) == [("Lambda.X", 4, 1764300000000, folder(t(TODAY, 2, 0)))]
 
 
 # --- refusals and errors -------------------------------------------------------------------------
@@ -347,7 +472,7 @@ def test_a_syntax_error_gives_its_position(sales: Lake) -> None:
     "CREATE EXTERNAL TABLE orders (orderid string) LOCATION 's3://b/orders/'",
     "MSCK REPAIR TABLE orders",
     "-- find the new partitions\nmsck repair table orders",
-    "ALTER TABLE orders ADD PARTITION (year='2026')",
+    "ALTER TABLE orders ADD PARTITION (datehour='2026-12-03-17')",
 ])
 def test_table_ddl_is_answered_with_where_local_tables_come_from(lake: Lake, ddl: str) -> None:
     with pytest.raises(UnsupportedQuery) as caught:
@@ -391,8 +516,9 @@ def test_objects_of_one_hour_are_read_whole_even_without_a_final_newline(lake: L
             for i in range(1, 4)]
     config.client("s3").put_object(Bucket=lake.bucket, Key=keys[1], Body=json.dumps(
         event("n2", "Phone", 2, 1.0, when, "INSERT", when)).encode())  # no final newline
-    frame = lake.engine.query("SELECT orderid, quantity, hour FROM orders ORDER BY orderid")
-    assert rows(frame) == [("n1", 1, "04"), ("n2", 2, "04"), ("n3", 3, "04")]
+    frame = lake.engine.query("SELECT orderid, quantity, datehour FROM orders ORDER BY orderid")
+    assert rows(frame) == [("n1", 1, folder(when)), ("n2", 2, folder(when)),
+                           ("n3", 3, folder(when))]
 
 
 # --- the S3 cache --------------------------------------------------------------------------------
@@ -442,7 +568,7 @@ def test_a_segment_with_a_deleted_object_is_skipped_and_removed_when_stale(
     orders = own_sales.engine.tables()["orders"]
     (old,) = own_sales.engine.cache.segments(orders)
     s3 = config.client("s3")
-    yesterday = f"orders/year={YESTERDAY:%Y}/month={YESTERDAY:%m}/day={YESTERDAY:%d}/"
+    yesterday = f"orders/datehour={folder(t(YESTERDAY, 23, 59))}/"
     (gone,) = s3.list_objects_v2(Bucket=own_sales.bucket, Prefix=yesterday)["Contents"]
     s3.delete_object(Bucket=own_sales.bucket, Key=gone["Key"])  # its 2 rows go with it
     kernel = LocalAthena(own_sales.database, moto_local)
@@ -460,15 +586,20 @@ def test_only_partition_folders_are_read_and_deleted_objects_are_forgotten(
         own_sales: Lake) -> None:
     s3 = config.client("s3")
     s3.put_object(Bucket=own_sales.bucket, Key="orders/stray.json", Body=b'{"orderid": "z"}\n')
-    s3.put_object(Bucket=own_sales.bucket, Key=f"orders/year={TODAY:%Y}/month={TODAY:%m}/"
-                  f"day={TODAY:%d}/hour=00/_SUCCESS", Body=b"")
+    s3.put_object(Bucket=own_sales.bucket, Key=f"orders/datehour={folder(TODAY)}/_SUCCESS",
+                  Body=b"")
     line = b'{"orderid": "p"}\n'  # folders partition projection does not generate: unseen
-    s3.put_object(Bucket=own_sales.bucket, Key="orders/year=2026/month=1/day=01/hour=00/f",
-                  Body=line)
-    s3.put_object(Bucket=own_sales.bucket, Key="orders/year=2100/month=01/day=01/hour=00/f",
+    now = datetime.now(UTC)
+    for unseen in (f"{YESTERDAY:%Y-%m-%d}-5",  # hour 05, not zero-padded (a wrong layout)
+                   f"{now:%Y/%m/%d/%H}",  # another layout
+                   f"{now - timedelta(days=7, hours=2):{HOUR_FORMAT}}",  # older than the range
+                   f"{now + timedelta(hours=2):{HOUR_FORMAT}}"):  # in the future
+        s3.put_object(Bucket=own_sales.bucket, Key=f"orders/datehour={unseen}/f", Body=line)
+    s3.put_object(Bucket=own_sales.bucket,
+                  Key=f"orders/year={now:%Y}/month={now:%m}/day={now:%d}/hour={now:%H}/f",
                   Body=line)
     assert rows(own_sales.engine.query("SELECT COUNT(*) FROM orders")) == [(14,)]
-    yesterday = f"orders/year={YESTERDAY:%Y}/month={YESTERDAY:%m}/day={YESTERDAY:%d}/"
+    yesterday = f"orders/datehour={folder(t(YESTERDAY, 23, 59))}/"
     (gone,) = s3.list_objects_v2(Bucket=own_sales.bucket, Prefix=yesterday)["Contents"]
     s3.delete_object(Bucket=own_sales.bucket, Key=gone["Key"])  # its 2 rows go with it
     assert rows(own_sales.engine.query("SELECT COUNT(*) FROM orders")) == [(12,)]
@@ -510,3 +641,40 @@ def test_a_failed_athena_query_surfaces_athenas_reason(monkeypatch: pytest.Monke
     assert (seen["work_group"], seen["schema_name"], seen["region_name"]) == (
         "gadget-wg", "gadget_db", "eu-west-1")
     assert seen["cursor_class"].__name__ == "PandasCursor"
+
+
+def test_on_aws_the_statistics_are_what_athena_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyathena
+
+    from workshop import stack
+
+    class Cursor:
+        data_scanned_in_bytes = 10_485_760
+        engine_execution_time_in_millis = 412
+
+        def __enter__(self) -> Cursor:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def execute(self, sql: str) -> Cursor:
+            return self
+
+        def as_pandas(self) -> pd.DataFrame:
+            return pd.DataFrame({"n": [3]})
+
+    class Connection:
+        def cursor(self) -> Cursor:
+            return Cursor()
+
+        def close(self) -> None:
+            return None
+
+    monkeypatch.setattr(pyathena, "connect", lambda **kw: Connection())
+    monkeypatch.setattr(stack, "outputs", lambda s=None: {
+        "AthenaWorkGroupName": "gadget-wg", "GlueDatabaseName": "gadget_db"})
+    s = dataclasses.replace(config.settings(), target="aws", region="eu-west-1")
+    frame = athena.query("SELECT COUNT(*) AS n FROM orders", s)
+    assert statistics(frame) == QueryStatistics(
+        partitions=None, data_scanned_in_bytes=10_485_760, engine_execution_time_in_millis=412)

@@ -45,6 +45,18 @@ def test_each_athena_query_is_billed_at_least_ten_megabytes():
     assert line(queries, "Athena data scanned").usd == pytest.approx(100 * 10 / 1024**2 * 5.0)
 
 
+def test_athena_lists_s3_once_for_every_projected_partition_of_a_query():
+    """Partition projection makes Athena list every hour in range that a query does not filter
+    out, empty or not; S3 bills each LIST to the bucket's owner."""
+    assert cost.projected_partitions() == 7 * 24 + 1  # the template's NOW-7DAYS,NOW, by the hour
+    queries = cost.estimate(orders_per_hour=0, queries_per_hour=100)
+    lists = line(queries, "S3 LIST requests (Athena)")
+    assert lists.quantity == 100 * (7 * 24 + 1)
+    assert lists.usd == pytest.approx(100 * 169 / 1000 * 0.005)
+    assert not lists.idle  # no query, no LIST
+    assert line(cost.estimate(queries_per_hour=0), "S3 LIST requests (Athena)").usd == 0
+
+
 def test_the_total_is_the_sum_of_its_lines():
     estimate = cost.estimate()
     assert estimate.per_hour == pytest.approx(sum(entry.usd for entry in estimate.lines))

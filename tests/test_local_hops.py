@@ -19,6 +19,18 @@ def test_prefix_is_evaluated_in_utc_and_zero_padded():
     assert evaluate_prefix(PREFIX, when) == "orders/year=2026/month=03/day=04/hour=05/"
 
 
+def test_the_templates_prefixes_are_spelled_as_its_date_projection_reads_them():
+    from workshop import projection, template
+
+    s3 = template.resource("DeliveryStream")["Properties"]["ExtendedS3DestinationConfiguration"]
+    params = template.resource("OrdersTable")["Properties"]["TableInput"]["Parameters"]
+    when = datetime(2026, 3, 4, 5, 59, tzinfo=UTC)
+    assert evaluate_prefix(s3["Prefix"], when) == "orders/datehour=2026-03-04-05/"
+    assert evaluate_prefix(s3["ErrorOutputPrefix"], when, "processing-failed") == (
+        "errors/processing-failed/datehour=2026-03-04-05/")
+    assert projection.projected(params, "datehour", "2026-03-04-05", now=when)
+
+
 def test_error_prefix_names_the_error_output_type():
     when = datetime(2026, 11, 24, 21, tzinfo=UTC)
     assert evaluate_prefix(ERRORS, when, "processing-failed") == (

@@ -224,9 +224,9 @@ def test_sanitizer_leaves_key_results_alone(text):
     ("local AWS on 127.0.0.1:57887 since 2026-11-28T13:47:18+00:00 (server pid 15092, "
      "runtime pid 15287)",
      "local AWS on 127.0.0.1:<port> since <timestamp> (server pid <pid>, runtime pid <pid>)"),
-    ("orders/year=2026/month=11/day=28/hour=13/learner-orders-to-s3-1-2026-11-28-13-48-27-"
+    ("orders/datehour=2026-11-28-13/learner-orders-to-s3-1-2026-11-28-13-48-27-"
      "10a1c332-7320-4037-bc4e-bae41cf38494",
-     "orders/year=<yyyy>/month=<mm>/day=<dd>/hour=<hh>/learner-orders-to-s3-1-<timestamp>-<uuid>"),
+     "orders/datehour=<yyyy-MM-dd-HH>/learner-orders-to-s3-1-<timestamp>-<uuid>"),
     ('"SequenceNumber": "1100000000017454423009"', '"SequenceNumber": "<seq>"'),
     ("sequence number: 304", "sequence number: <seq>"),
     ('"ApproximateCreationDateTime": 1795873706.802', '"ApproximateCreationDateTime": <epoch>'),
@@ -235,6 +235,8 @@ def test_sanitizer_leaves_key_results_alone(text):
     ("OK    pandas: version 3.1.1 (needs >=2.2)", "OK    pandas: version <version> (needs >=2.2)"),
     ("13:48:07  learner-sales-pipeline     CREATE_COMPLETE",
      "<hh:mm:ss>  learner-sales-pipeline     CREATE_COMPLETE"),
+    ("units_per_product_today: 9 partitions (today's hours so far, at most 24)",
+     "units_per_product_today: <n> partitions (today's hours so far, at most 24)"),
 ])
 def test_sanitizer_normalises_what_varies_between_runs(text, expected):
     assert sanitize(text).split() == expected.split()

@@ -8,13 +8,14 @@ import importlib
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import cfn_yaml
 
+from workshop import projection
 from workshop.config import TEMPLATE_PATH
 
 # Regions the workshop is run in; each has every resource type the template uses.
@@ -29,11 +30,12 @@ OUTPUT_KEYS = (
     "ErrorsTableName", "AthenaWorkGroupName", "AthenaResultsLocation", "Region",
 )
 
-# Firehose's Java date patterns, the strftime equivalent, and the values Athena may project.
-TIMESTAMP_FORMATS = {"yyyy": ("%Y", 2024, 2099), "MM": ("%m", 1, 12), "dd": ("%d", 1, 31),
-                     "HH": ("%H", 0, 23)}
-TIMESTAMP_KEY = re.compile(r"(\w+)=!\{timestamp:(\w+)\}")
+# The Java DateTimeFormatter letters Firehose's !{timestamp:...} may use here, as strftime: the
+# test's own reading of Firehose's prefix, apart from workshop.projection's of Athena's format.
+FIREHOSE_LETTERS = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H"}
+TIMESTAMP_KEY = re.compile(r"(\w+)=!\{timestamp:([^}]+)\}")
 TEMPLATE_KEY = re.compile(r"\$\{(\w+)\}")
+NOW = datetime(2026, 12, 3, 17, 42, 9, tzinfo=UTC)  # Athena evaluates NOW at query time, in UTC
 
 # The seed's sample order, as the generator now writes it (with the time it was placed).
 SEED_ORDER_IMAGE = {
@@ -78,17 +80,37 @@ def glue_table(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
 
 def firehose_key(prefix: str, when: datetime) -> str:
     """The S3 prefix Firehose writes for a record arriving at `when` (UTC)."""
-    return TIMESTAMP_KEY.sub(
-        lambda m: f"{m[1]}={when.strftime(TIMESTAMP_FORMATS[m[2]][0])}", prefix)
+    def evaluate(match: re.Match[str]) -> str:
+        pattern = re.sub("|".join(FIREHOSE_LETTERS), lambda m: FIREHOSE_LETTERS[m[0]], match[2])
+        return f"{match[1]}={when.strftime(pattern)}"
+
+    return TIMESTAMP_KEY.sub(evaluate, prefix)
 
 
-def projected_location(table: dict[str, Any], when: datetime) -> str:
-    """The location Athena's partition projection computes for the partition holding `when`."""
+def errors_prefix(template: dict[str, Any]) -> str:
+    """Firehose's error output prefix for the records the transformer fails."""
+    return firehose_s3(template)["ErrorOutputPrefix"].replace(
+        "!{firehose:error-output-type}", "processing-failed")
+
+
+def projected_locations(table: dict[str, Any], now: datetime) -> list[str]:
+    """Every partition location Athena's projection computes for a query at `now` that does not
+    filter on the partitions (one partition column, as the template has)."""
     params = table["Parameters"]
-    values = {"year": when.year, "month": when.month, "day": when.day, "hour": when.hour}
-    return TEMPLATE_KEY.sub(
-        lambda m: str(values[m[1]]).zfill(int(params[f"projection.{m[1]}.digits"])),
-        sub_text(params["storage.location.template"]))
+    [column] = [key["Name"] for key in table["PartitionKeys"]]
+    location = sub_text(params["storage.location.template"])
+    return [location.replace(f"${{{column}}}", value)
+            for value in projection.values(params, column, now)]
+
+
+def arrival_hours(start: datetime, end: datetime) -> list[datetime]:
+    """The start of every UTC hour from start's to end's."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour <= end:
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    return hours
 
 
 # --- lint --------------------------------------------------------------------------------------
@@ -129,48 +151,70 @@ def test_the_same_lint_call_does_report_informational_findings(tmp_path):
 
 @pytest.mark.parametrize("table_id", ["OrdersTable", "ErrorsTable"])
 def test_partition_keys_are_the_prefix_keys_in_the_same_order(template, table_id):
-    prefix_keys = [k for k, _ in TIMESTAMP_KEY.findall(firehose_s3(template)["Prefix"])]
+    prefix = firehose_s3(template)["Prefix"] if table_id == "OrdersTable" else errors_prefix(
+        template)
+    prefix_keys = [k for k, _ in TIMESTAMP_KEY.findall(prefix)]
     table = glue_table(template, table_id)
     location_keys = TEMPLATE_KEY.findall(sub_text(table["Parameters"]["storage.location.template"]))
-    assert prefix_keys == ["year", "month", "day", "hour"]
+    assert prefix_keys == ["datehour"]  # one date-typed column, not year/month/day/hour
     assert [k["Name"] for k in table["PartitionKeys"]] == prefix_keys
     assert {k["Type"] for k in table["PartitionKeys"]} == {"string"}
     assert location_keys == prefix_keys
 
 
 @pytest.mark.parametrize("table_id", ["OrdersTable", "ErrorsTable"])
-def test_projection_pads_each_key_as_firehose_formats_it(template, table_id):
+def test_projection_formats_each_key_as_firehose_formats_it_one_value_an_hour(template, table_id):
+    """Firehose's !{timestamp:...} and Athena's date format are both Java DateTimeFormatter
+    patterns: the same pattern spells the same value; hourly, as the pattern's finest field."""
     params = glue_table(template, table_id)["Parameters"]
     assert params["projection.enabled"] == "true"
     for key, pattern in TIMESTAMP_KEY.findall(firehose_s3(template)["Prefix"]):
-        _, low, high = TIMESTAMP_FORMATS[pattern]
-        assert params[f"projection.{key}.type"] == "integer"
-        assert params[f"projection.{key}.digits"] == str(len(pattern)), key
-        assert params[f"projection.{key}.range"] == f"{low},{high}", key
+        assert params[f"projection.{key}.type"] == "date"
+        assert params[f"projection.{key}.format"] == pattern
+        assert (params[f"projection.{key}.interval"], params[f"projection.{key}.interval.unit"]
+                ) == ("1", "HOURS")
+        assert pattern.endswith("HH") and not re.search("[msS]", pattern)
 
 
-@pytest.mark.parametrize("when", [datetime(2026, 1, 5, 7, tzinfo=UTC),
-                                  datetime(2026, 11, 24, 21, tzinfo=UTC),
-                                  datetime(2099, 12, 31, 23, tzinfo=UTC)])
-def test_athena_projects_exactly_the_keys_firehose_writes(template, when):
+@pytest.mark.parametrize("now", [NOW, datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC),
+                                 datetime(2028, 2, 29, 23, 59, 59, tzinfo=UTC)])
+def test_athena_projects_exactly_the_keys_firehose_writes(template, now):
+    """Every key Firehose writes for a record that arrived in the projected range is a partition
+    Athena projects, and Athena projects no other: not a future hour, not an hour older than the
+    range, not the same hour spelled another way."""
     s3 = firehose_s3(template)
     assert s3["BucketARN"] == {"Fn::GetAtt": ["DataBucket", "Arn"]}
-    orders = firehose_key(s3["Prefix"], when)
-    errors = firehose_key(
-        s3["ErrorOutputPrefix"].replace("!{firehose:error-output-type}", "processing-failed"),
-        when)
     bucket = "s3://<DataBucket>/"
-    assert projected_location(glue_table(template, "OrdersTable"), when) == bucket + orders
-    assert projected_location(glue_table(template, "ErrorsTable"), when) == bucket + errors
+    days = int(re.fullmatch(r"NOW-(\d+)DAYS,NOW", glue_table(template, "OrdersTable")[
+        "Parameters"]["projection.datehour.range"])[1])
+    hours = arrival_hours(now - timedelta(days=days), now)
+    for table_id, prefix in (("OrdersTable", s3["Prefix"]),
+                             ("ErrorsTable", errors_prefix(template))):
+        written = [bucket + firehose_key(prefix, when) for when in hours]
+        assert projected_locations(glue_table(template, table_id), now) == written
+        for never in (now + timedelta(hours=1), now - timedelta(days=days, hours=1)):
+            assert bucket + firehose_key(prefix, never) not in written
+    assert len(hours) == days * 24 + 1  # the current hour and every one of the range before it
+
+
+def test_the_bucket_keeps_orders_and_errors_as_long_as_athena_projects_them(template):
+    """Objects older than the projected range are invisible to Athena: the lifecycle rule lets
+    them go after as many days, so the bucket and the tables agree on what exists."""
+    rules = {rule.get("Prefix"): rule for rule in
+             resource(template, "DataBucket")["LifecycleConfiguration"]["Rules"]}
+    for table_id, root in (("OrdersTable", "orders/"), ("ErrorsTable", "errors/")):
+        days = re.fullmatch(r"NOW-(\d+)DAYS,NOW", glue_table(template, table_id)["Parameters"][
+            "projection.datehour.range"])[1]
+        assert rules[root]["Status"] == "Enabled"
+        assert rules[root]["ExpirationInDays"] == int(days)
 
 
 @pytest.mark.parametrize(("table_id", "root"), [("OrdersTable", "orders/"),
                                                 ("ErrorsTable", "errors/processing-failed/")])
 def test_table_location_is_the_root_of_its_firehose_prefix(template, table_id, root):
     s3 = firehose_s3(template)
-    prefix = s3["Prefix"] if table_id == "OrdersTable" else s3["ErrorOutputPrefix"].replace(
-        "!{firehose:error-output-type}", "processing-failed")
-    assert prefix.split("year=")[0] == root
+    prefix = s3["Prefix"] if table_id == "OrdersTable" else errors_prefix(template)
+    assert prefix.split("datehour=")[0] == root
     assert sub_text(glue_table(template, table_id)["StorageDescriptor"]["Location"]) == (
         "s3://<DataBucket>/" + root)
 

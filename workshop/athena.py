@@ -3,12 +3,18 @@
 On aws the query runs on Athena (pyathena, the stack's workgroup and Glue database); locally it
 runs on `workshop.local.engine`, DuckDB reading the same Glue tables from the local S3. The
 workshop's own queries are written once, in Athena's SQL, in `workshop/queries/*.sql`, and run
-unchanged on both: `athena.run("units_per_product_today")`.
+unchanged on both: `athena.run("units_per_product_today")`. Every DataFrame returned carries
+what the query cost in `frame.attrs["statistics"]` (QueryStatistics): on aws what Athena
+reports, locally how many projected partitions the query made Athena enumerate, each one an S3
+LIST on AWS, and the bytes of the objects in them.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -40,6 +46,33 @@ def _load_queries() -> dict[str, str]:
 
 
 QUERIES: dict[str, str] = _load_queries()  # name -> Athena SQL, from workshop/queries/*.sql
+
+# The most projected partitions one query should make Athena enumerate. Athena's guidance:
+# "Configure a range that matches your data as closely as possible so that Athena looks only for
+# existing partitions" (https://docs.aws.amazon.com/athena/latest/ug/partition-projection-
+# kinesis-firehose-example-using-the-date-type.html), because empty projected partitions are
+# still listed: "if more than half of your projected partitions are empty, it is recommended
+# that you use traditional partitions"
+# (https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html). A stack's orders live
+# a week (the bucket's lifecycle rule, as the tables' projection range NOW-7DAYS,NOW): one
+# partition per hour of that week and the current hour is every partition that can hold data.
+# A query may read all of them once (a question about all time); one that enumerates more asks
+# S3 about hours no order can be in. tests/test_athena.py holds the template to this figure.
+MAX_PROJECTED_PARTITIONS = 7 * 24 + 1
+ARRIVAL_SLACK = timedelta(hours=1)  # a laptop clock ahead of AWS's, for arrived_since
+
+
+@dataclass(frozen=True)
+class QueryStatistics:
+    """What a query cost: projected partitions enumerated, bytes scanned, engine time.
+
+    None where the target does not tell: Athena does not report the partitions it projected,
+    and the local engine's bytes are those of the objects in the partitions it reads.
+    """
+
+    partitions: int | None = None  # projected partitions enumerated (one S3 LIST each on AWS)
+    data_scanned_in_bytes: int | None = None
+    engine_execution_time_in_millis: int | None = None
 
 _engines: dict[tuple[Settings, str], LocalAthena] = {}
 _engines_lock = threading.Lock()
@@ -81,7 +114,13 @@ def _athena_query(sql: str, s: Settings) -> pd.DataFrame:
                          schema_name=found["GlueDatabaseName"], cursor_class=PandasCursor)
     try:
         with connection.cursor() as cursor:
-            return cursor.execute(sql).as_pandas()
+            frame = cursor.execute(sql).as_pandas()
+            frame.attrs["statistics"] = QueryStatistics(
+                partitions=None,  # Athena computes them and does not say how many
+                data_scanned_in_bytes=getattr(cursor, "data_scanned_in_bytes", None),
+                engine_execution_time_in_millis=getattr(
+                    cursor, "engine_execution_time_in_millis", None))
+            return frame
     except PyAthenaError as error:
         raise QueryError(f"Athena query failed: {error}. Fix the SQL (the reason above is "
                          "Athena's), then run it again.") from error
@@ -90,11 +129,42 @@ def _athena_query(sql: str, s: Settings) -> pd.DataFrame:
 
 
 def query(sql: str, s: Settings | None = None) -> pd.DataFrame:
-    """Run one SQL statement (Athena's dialect) on the current target; rows as a DataFrame."""
+    """Run one SQL statement (Athena's dialect) on the current target; rows as a DataFrame.
+
+    `frame.attrs["statistics"]` is the query's QueryStatistics.
+    """
     s = s or settings()
     if s.is_local:
         return local_engine(s).query(sql)
     return _athena_query(sql, s)
+
+
+@lru_cache(maxsize=4)
+def _partition_column(table_id: str) -> tuple[str, str]:
+    """(partition column, its strftime format) of a Glue table of the template with one date
+    partition column (OrdersTable, ErrorsTable)."""
+    from workshop import projection, template
+
+    table = template.resource(table_id)["Properties"]["TableInput"]
+    [column] = [key["Name"] for key in table["PartitionKeys"]]
+    fmt = projection.java_to_strftime(table["Parameters"][f"projection.{column}.format"])
+    return column, fmt
+
+
+def arrived_since(when: datetime | str, table_id: str = "OrdersTable",
+                  slack: timedelta = ARRIVAL_SLACK) -> str:
+    """A WHERE condition that keeps the partitions Firehose has filled since `when` (UTC).
+
+    Firehose names an object's partition by the arrival time of its oldest record, in UTC
+    (https://docs.aws.amazon.com/firehose/latest/dev/s3-prefixes.html), and an order arrives
+    after it is placed: `athena.query(f"... WHERE placed_at >= '{since}' AND
+    {athena.arrived_since(since)}")` reads the hours since `since` (and `slack` before, for a
+    clock ahead of AWS's) instead of the whole week. The partition values sort as times do.
+    """
+    column, fmt = _partition_column(table_id)
+    moment = datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else when
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment  # naive: taken as UTC
+    return f"{column} >= '{(moment - slack).strftime(fmt)}'"
 
 
 def run(name: str, s: Settings | None = None) -> pd.DataFrame:

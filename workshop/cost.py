@@ -5,6 +5,12 @@ rest is billed by use, so the estimate takes an order rate (the generator's defa
 every 3 s, unless told otherwise). Prices are AWS's published us-east-1 list prices on
 `PRICES_AS_OF`; other regions differ a little, and free tiers are ignored, so the figure is
 an upper bound for a personal account and a planning number for an instructor.
+
+Athena bills the bytes it scans, and the S3 requests it makes are billed to the bucket's owner
+at S3's rates (https://aws.amazon.com/athena/pricing/). Among them, one LIST per projected
+partition a query enumerates: with partition projection Athena lists every partition in range
+that the query does not prune, empty or not. The estimate counts the template's own projection
+for queries without a partition filter, the most a query lists.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workshop import template
+from workshop import projection, template
 
 PRICES_AS_OF = "2025"
 PRICING_PAGES = "https://aws.amazon.com/pricing/ (or the AWS Pricing Calculator)"
@@ -29,7 +35,9 @@ FIREHOSE_MIN_RECORD_KB = 5
 LAMBDA_REQUESTS_PER_MILLION = 0.20
 LAMBDA_GB_SECOND = 0.0000166667
 S3_PUTS_PER_THOUSAND = 0.005
-ATHENA_PER_TB = 5.0
+# "PUT, COPY, POST, LIST requests (per 1,000 requests)", S3 Standard (https://aws.amazon.com/s3/pricing/)
+S3_LISTS_PER_THOUSAND = 0.005
+ATHENA_PER_TB = 5.0  # https://aws.amazon.com/athena/pricing/
 ATHENA_MIN_MB_PER_QUERY = 10
 
 DEFAULT_ORDERS_PER_HOUR = 1200.0  # the generator's default: one order every 3 s
@@ -88,6 +96,21 @@ def _parameter(name: str, parameters: Mapping[str, Any]) -> float:
     return float(template.load()["Parameters"][name]["Default"])
 
 
+def projected_partitions(table_id: str = "OrdersTable") -> int:
+    """How many partitions the template's projection makes Athena list for a query that does
+    not filter on them (one S3 LIST each: an hour's folder holds far fewer than the 1,000 keys
+    of a LIST page, at one object per buffer interval and shard)."""
+    table = template.resource(table_id)["Properties"]["TableInput"]
+    params = {key: str(value) for key, value in table["Parameters"].items()
+              if key.startswith("projection.")}
+    names = [key["Name"] for key in table["PartitionKeys"]]
+    found = projection.partitions(params, names) if projection.enabled(params) else 1
+    if found is None:
+        raise template.TemplateError(f"{table_id} has an injected partition projection: how many "
+                                     "partitions a query lists depends on the query alone.")
+    return found
+
+
 def estimate(parameters: Mapping[str, Any] | None = None,
              orders_per_hour: float = DEFAULT_ORDERS_PER_HOUR,
              queries_per_hour: float = DEFAULT_QUERIES_PER_HOUR) -> Estimate:
@@ -110,6 +133,7 @@ def estimate(parameters: Mapping[str, Any] | None = None,
     batches = max(orders_per_hour / batch_size, min(orders_per_hour, 3600 / window))
     firehose_gb = orders_per_hour * FIREHOSE_MIN_RECORD_KB / 1024 / 1024
     scanned_tb = queries_per_hour * ATHENA_MIN_MB_PER_QUERY / 1024 / 1024
+    lists = queries_per_hour * projected_partitions()
     lines = (
         Line("Kinesis shard-hours", shards, "shard-hours", shards * KINESIS_SHARD_HOUR, idle=True),
         Line("Kinesis PUT payload units", orders_per_hour, "records",
@@ -126,5 +150,7 @@ def estimate(parameters: Mapping[str, Any] | None = None,
              math.ceil(flushes) / 1000 * S3_PUTS_PER_THOUSAND),
         Line("Athena data scanned", queries_per_hour, "queries (10 MB min)",
              scanned_tb * ATHENA_PER_TB),
+        Line("S3 LIST requests (Athena)", lists, "LISTs (1/partition)",
+             lists / 1000 * S3_LISTS_PER_THOUSAND),
     )
     return Estimate(lines=lines, orders_per_hour=orders_per_hour)

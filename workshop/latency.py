@@ -125,10 +125,15 @@ class _Watcher:
                     self.in_s3.setdefault(orderid, arrived)
 
     def poll_query(self) -> None:
-        """Ask the query engine which wanted orders it returns now."""
+        """Ask the query engine which wanted orders it returns now.
+
+        Polled every few seconds: the partition filter keeps Athena to the hours the orders
+        can have arrived in since `since` (arrival comes after placing), not the whole range.
+        """
         frame = athena.query(
             "SELECT DISTINCT orderid FROM orders "
-            f"WHERE event_type = 'INSERT' AND placed_at >= '{self.since}'", self.s)
+            f"WHERE event_type = 'INSERT' AND placed_at >= '{self.since}' "
+            f"AND {athena.arrived_since(self.since)}", self.s)
         answered = datetime.now(UTC)
         for orderid in frame["orderid"]:
             if orderid in self.wanted:

@@ -7,6 +7,10 @@ fetched once, later queries fetch only new keys; workshop.local.segments), loads
 an in-memory DuckDB table (again only the new objects), and runs the query there after sqlglot
 has translated it from Athena's dialect, with the table schema at hand so that `5/2` stays 2.
 
+Each answer carries its QueryStatistics (`frame.attrs["statistics"]`): how many partitions the
+tables' partition projection makes Athena enumerate for the query (workshop.local.pruning), the
+bytes of the objects in those partitions (what Athena would scan of JSON) and DuckDB's time.
+
 It refuses what it cannot run faithfully, never answering with wrong rows: a function sqlglot
 cannot translate raises `UnsupportedQuery` naming it, and so does DDL such as
 `CREATE EXTERNAL TABLE`, because locally the tables come from Glue, through the template.
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -39,8 +44,9 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from workshop.athena import QueryError, UnsupportedQuery
+from workshop.athena import QueryError, QueryStatistics, UnsupportedQuery
 from workshop.config import Settings, client, settings
+from workshop.local import pruning
 from workshop.local.glue import GlueTable, spelling_of
 from workshop.local.segments import FetchStats, Segment, SegmentCache
 
@@ -75,6 +81,16 @@ def _struct(pairs: Iterable[tuple[str, str]]) -> str:
     return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in pairs) + "}"
 
 
+@dataclass(frozen=True)
+class _Translation:
+    """A statement as the engine runs it: the Glue tables it reads, its DuckDB SQL, and each
+    read of a projected table with what prunes its partitions."""
+
+    used: list[str]
+    duck_sql: str
+    scans: tuple[pruning.Scan, ...]
+
+
 @dataclass
 class _Loaded:
     """A Glue table as loaded into DuckDB: its definition and the segments its rows came from."""
@@ -104,7 +120,7 @@ class LocalAthena:
         self.cache = SegmentCache(self.settings.state_dir / "query-cache", self.settings)
         self.last_fetch = FetchStats()
         self._loaded: dict[str, _Loaded] = {}
-        self._translations: dict[tuple[str, frozenset[GlueTable]], tuple[list[str], str]] = {}
+        self._translations: dict[tuple[str, frozenset[GlueTable]], _Translation] = {}
         self._lock = threading.Lock()
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone='UTC'")  # Athena works in UTC; a laptop may not
@@ -141,29 +157,60 @@ class LocalAthena:
         return found
 
     def query(self, sql: str) -> pd.DataFrame:
-        """Run one Athena SQL statement locally and return its rows as a DataFrame."""
+        """Run one Athena SQL statement locally and return its rows as a DataFrame.
+
+        `frame.attrs["statistics"]` holds the query's QueryStatistics.
+        """
         tables = self.tables()
-        used, duck_sql = self._translate(sql, tables)
+        translation = self._translate(sql, tables)
         with self._lock:
             self.last_fetch = FetchStats()
-            for name in used:
+            now = datetime.now(UTC)  # the projection's NOW for this query
+            for name in translation.used:
                 self._refresh(tables[name])
-            return self._run(duck_sql)
+            started = time.perf_counter()
+            frame = self._run(translation.duck_sql)
+            millis = round((time.perf_counter() - started) * 1000)
+            frame.attrs["statistics"] = self._statistics(translation.scans, tables, now, millis)
+            return frame
 
     def transpile(self, sql: str) -> str:
         """The DuckDB SQL this engine would run for an Athena statement (to see the translation)."""
         return to_duckdb(parse(sql), self.database, self.tables(), pretty=True)
 
-    def _translate(self, sql: str, tables: dict[str, GlueTable]) -> tuple[list[str], str]:
-        """(tables read, DuckDB SQL) for a statement; remembered, as notebooks repeat queries."""
+    def _translate(self, sql: str, tables: dict[str, GlueTable]) -> _Translation:
+        """Tables read, DuckDB SQL and projected reads of a statement; remembered, as notebooks
+        repeat queries."""
         memo = (sql, frozenset(tables.values()))
         if memo not in self._translations:
             statement = parse(sql)
             used = referenced_tables(statement, self.database, tables)
+            tree = qualified(statement, self.database, tables)
             if len(self._translations) > 256:
                 self._translations.clear()
-            self._translations[memo] = (used, to_duckdb(statement, self.database, tables))
+            self._translations[memo] = _Translation(
+                used, generate(tree), pruning.scans(tree, self.database, tables))
         return self._translations[memo]
+
+    def _statistics(self, scans: tuple[pruning.Scan, ...], tables: dict[str, GlueTable],
+                    now: datetime, millis: int) -> QueryStatistics:
+        """Partitions the query's projected reads enumerate, and the bytes of their objects."""
+        partitions: int | None = 0
+        scanned = 0
+        for scan in scans:
+            table = tables[scan.table]
+            enumerated = pruning.enumerate_scan(scan, table, self._con, now)
+            count = enumerated.partitions
+            partitions = None if count is None or partitions is None else partitions + count
+            if enumerated.kept is not None and (loaded := self._loaded.get(table.name)):
+                kept = [values for _, values in enumerated.kept]
+                for key, size in loaded.sizes():
+                    match = table.key_pattern.match(key)
+                    if match and all(match.group(f"p{i}") in values
+                                     for i, values in enumerate(kept)):
+                        scanned += size
+        return QueryStatistics(partitions=partitions, data_scanned_in_bytes=scanned,
+                               engine_execution_time_in_millis=millis)
 
     def _refresh(self, table: GlueTable) -> None:
         """Bring the table's rows up to date: load new segments, fetch what no segment holds.
@@ -383,6 +430,12 @@ def _unsupported_function(name: str) -> UnsupportedQuery:
 def to_duckdb(statement: exp.Expression, database: str, tables: dict[str, GlueTable],
               pretty: bool = False) -> str:
     """Translate a parsed Athena query to DuckDB SQL, typed by the tables' schema."""
+    return generate(qualified(statement, database, tables), pretty)
+
+
+def qualified(statement: exp.Expression, database: str,
+              tables: dict[str, GlueTable]) -> exp.Expression:
+    """The parsed query with every column named by its table, and typed by the tables' schema."""
     names = unsupported_functions(statement)
     if names:
         raise _unsupported_function(names[0])
@@ -393,9 +446,13 @@ def to_duckdb(statement: exp.Expression, database: str, tables: dict[str, GlueTa
     try:
         tree = qualify(statement, dialect=READ_DIALECT, db=database, schema=schema)
         # Types let the DuckDB generator keep Trino semantics, e.g. integer division.
-        tree = annotate_types(tree, schema=schema, dialect=READ_DIALECT)
+        return annotate_types(tree, schema=schema, dialect=READ_DIALECT)
     except OptimizeError as error:
         raise QueryError(f"{error} (Athena would answer COLUMN_NOT_FOUND or similar).") from error
+
+
+def generate(tree: exp.Expression, pretty: bool = False) -> str:
+    """DuckDB SQL for a qualified query; a part without a translation is refused."""
     try:
         return tree.sql(dialect="duckdb", pretty=pretty, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:

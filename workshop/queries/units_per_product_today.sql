@@ -4,15 +4,14 @@
 -- would count a modified order twice and a cancelled one at all, so each order is taken in
 -- its latest state, orders whose latest event is a REMOVE are left out, and then the seed's
 -- SUM(quantity) ... GROUP BY product_name runs as before.
--- "Today" is read from the partition keys (the UTC hour Firehose received the record), so
--- Athena scans only today's objects; placed_at then leaves out orders placed on an earlier
--- day that were only changed today.
+-- "Today" is read from the partition column (datehour, the UTC hour Firehose received the
+-- record), so Athena enumerates and scans only today's hours: at most 24 partitions, as it
+-- projects no hour after NOW. placed_at then leaves out orders placed on an earlier day that
+-- were only changed today.
 WITH todays_events AS (
     SELECT *
     FROM orders
-    WHERE CAST(year AS integer) = year(current_date)
-      AND CAST(month AS integer) = month(current_date)
-      AND CAST(day AS integer) = day(current_date)
+    WHERE datehour >= date_format(current_date, '%Y-%m-%d-00')
 ),
 latest AS (
     SELECT *,
