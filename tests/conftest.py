@@ -29,9 +29,11 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[config.Setti
 
     saved = {k: os.environ.get(k) for k in
              ("WORKSHOP_TARGET", "WORKSHOP_LOCAL_PORT", "WORKSHOP_STATE_DIR",
-              "WORKSHOP_LOCAL_BUFFER_SECONDS", "WORKSHOP_PREFIX")}
+              "WORKSHOP_LOCAL_BUFFER_SECONDS", "WORKSHOP_PREFIX", "WORKSHOP_LOCAL_REALISTIC")}
     os.environ.update({
         "WORKSHOP_TARGET": "local",
+        # As unkind as AWS (workshop.local.realism), whatever the developer's own setting.
+        "WORKSHOP_LOCAL_REALISTIC": "on",
         "WORKSHOP_LOCAL_PORT": str(free_port()),
         "WORKSHOP_STATE_DIR": str(tmp_path_factory.mktemp("workshop-state")),
         "WORKSHOP_LOCAL_BUFFER_SECONDS": LOCAL_BUFFER_SECONDS,

@@ -90,3 +90,19 @@ def test_a_bad_value_given_to_configure_is_refused_and_not_kept(monkeypatch):
     with pytest.raises(ConfigError, match="WORKSHOP_PREFIX is 'Bad_Prefix'"):
         config.configure(prefix="Bad_Prefix")
     assert config.settings().prefix == "alice"
+
+
+@pytest.mark.parametrize(("text", "realistic"), [(None, True), ("on", True), ("OFF", False),
+                                                 ("0", False), ("yes", True)])
+def test_the_local_aws_is_realistic_unless_switched_off(monkeypatch, text, realistic):
+    if text is None:
+        monkeypatch.delenv("WORKSHOP_LOCAL_REALISTIC", raising=False)
+    else:
+        monkeypatch.setenv("WORKSHOP_LOCAL_REALISTIC", text)
+    assert config.settings().realistic is realistic
+
+
+def test_a_realism_switch_that_is_neither_on_nor_off_is_refused(monkeypatch):
+    monkeypatch.setenv("WORKSHOP_LOCAL_REALISTIC", "sometimes")
+    with pytest.raises(ConfigError, match="WORKSHOP_LOCAL_REALISTIC is 'sometimes'; use on or off"):
+        config.settings()

@@ -12,24 +12,20 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from conftest import unique_prefix, wait_for
 
-from workshop import config, doctor, generator, stack
+from workshop import config, doctor, generator, stack, template
 from workshop.doctor import FIREHOSE, KINESIS, LINES, ROWS, Stage
 
-TEMPLATE = "s3://b/orders/year=${year}/month=${month}/day=${day}/hour=${hour}/"
-PROJECTION = {
-    "projection.year.type": "integer", "projection.year.range": "2024,2099",
-    "projection.year.digits": "4",
-    "projection.month.type": "integer", "projection.month.range": "1,12",
-    "projection.month.digits": "2",
-    "projection.day.type": "integer", "projection.day.range": "1,31",
-    "projection.day.digits": "2",
-    "projection.hour.type": "integer", "projection.hour.range": "0,23",
-    "projection.hour.digits": "2",
-}
+# The orders table's projection as the template declares it, in a bucket named b.
+ORDERS_TABLE = template.resource("OrdersTable")["Properties"]["TableInput"]["Parameters"]
+TEMPLATE = ORDERS_TABLE["storage.location.template"]["Fn::Sub"].replace(
+    "${DataBucket}", "b").replace("${!", "${")
+PROJECTION = {k: str(v) for k, v in ORDERS_TABLE.items() if k.startswith("projection.")}
+NOW = datetime(2026, 12, 3, 17, 42, tzinfo=UTC)
 LINE = {"orderid": "a1", "product_name": "Phone", "quantity": 2, "price": 10.5,
         "placed_at": "2026-11-28T12:00:00.000000Z", "event_type": "INSERT",
         "event_time": "2026-11-28T12:00:01Z"}
@@ -39,11 +35,21 @@ LINE = {"orderid": "a1", "product_name": "Phone", "quantity": 2, "price": 10.5,
 
 
 def test_keys_outside_the_projection_template_are_named():
-    keys = ["orders/year=2026/month=11/day=28/hour=14/f-1",  # fits
-            "orders/2026/11/28/14/f-2",  # not Hive style
-            "orders/year=2026/month=1/day=28/hour=14/f-3",  # month not zero-padded
-            "orders/year=2026/month=13/day=28/hour=14/f-4"]  # out of range
-    assert doctor.projection_misses(keys, TEMPLATE, PROJECTION, "b") == keys[1:]
+    keys = ["orders/datehour=2026-12-03-17/f-1",  # fits: the current hour
+            "orders/datehour=2026-11-26-17/f-2",  # fits: the oldest hour of the 7 days
+            "orders/2026/12/03/17/f-3",  # not Hive style
+            "orders/year=2026/month=12/day=03/hour=17/f-4",  # the layout of before
+            "orders/datehour=2026-12-3-17/f-5",  # day not zero-padded
+            "orders/datehour=2026-11-26-16/f-6",  # older than the projected range
+            "orders/datehour=2026-12-03-18/f-7"]  # in the future: not projected yet
+    assert doctor.projection_misses(keys, TEMPLATE, PROJECTION, "b", NOW) == keys[2:]
+
+
+def test_a_key_falls_out_of_the_projection_as_its_hour_leaves_the_range():
+    key = "orders/datehour=2026-11-26-17/f-1"
+    later = NOW.replace(day=4, hour=0)
+    assert doctor.projection_misses([key], TEMPLATE, PROJECTION, "b", NOW) == []
+    assert doctor.projection_misses([key], TEMPLATE, PROJECTION, "b", later) == [key]
 
 
 def test_objects_without_newlines_are_named_and_their_records_counted():
@@ -154,7 +160,8 @@ def test_keys_that_miss_the_projection_explain_zero_rows(still_stack):
 def test_records_without_newlines_are_found_in_the_objects(still_stack):
     s, found = still_stack
     glued = "".join(json.dumps(dict(LINE, orderid=f"o{i}")) for i in range(3)).encode()
-    put_lines(s, found["BucketName"], "orders/year=2026/month=11/day=28/hour=14/glued-1", glued)
+    put_lines(s, found["BucketName"], f"orders/datehour={datetime.now(UTC):%Y-%m-%d-%H}/glued-1",
+              glued)
     result = doctor.diagnose(s)
     assert result.count(LINES) == 3
     assert result.stopped_at == ROWS  # locally the query fails loudly on such a file
@@ -190,18 +197,20 @@ def test_a_transformer_failing_every_record_is_named_with_its_error(fresh_stack)
 
 
 def test_a_healthy_pipeline_reaches_every_stage(fresh_stack):
+    """Every stage is counted past the empty GetRecords pages that come before the data (on AWS
+    as in the realistic local AWS): a count that stopped at the first one would say 0."""
     s, found = fresh_stack
     # The generator writes through the settings in force, which this module's moto_local
     # fixture points at the bare moto server: point them at the running local AWS meanwhile.
     bare = config.settings()
     config.configure(local_port=s.local_port, state_dir=s.state_dir)
     try:
-        report = generator.write_orders(generator.make_orders(20, seed=uuid.uuid4().hex),
+        report = generator.write_orders(generator.make_orders(50, seed=uuid.uuid4().hex),
                                         found["TableName"], burst=True, progress=False)
     finally:
         config.configure(local_port=bare.local_port, state_dir=bare.state_dir)
-    wait_for(lambda: doctor.diagnose(s).count(ROWS) == report.written, what="20 rows")
+    wait_for(lambda: doctor.diagnose(s).count(ROWS) == report.written, what="50 rows")
     result = doctor.diagnose(s)
-    assert [result.count(n) for n in doctor.FLOW] == [20] * 6
+    assert [result.count(n) for n in doctor.FLOW] == [50] * 6
     assert result.findings == [] and result.stopped_at is None
     assert str(result).endswith("Data reaches every stage.")

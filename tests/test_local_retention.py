@@ -219,3 +219,33 @@ def test_a_trimmed_kinesis_record_is_freed(endpoint):
     assert retention.trim_kinesis_shard(shard, 2, GONE) == 2
     gc.collect()
     assert oldest() is None  # nothing else (moto's instance register) holds it
+
+
+def test_a_rolled_over_stream_keeps_its_record_bound_and_forgets_closed_shards_read_to_the_end(
+        endpoint, tmp_path):
+    from moto.dynamodb.models import dynamodb_backends
+
+    from workshop.local import realism
+
+    arn, _ = stream_table(endpoint, "rolled-stream")
+    (kinesis, pipes) = clients(endpoint, "kinesis", "pipes")
+    kinesis.create_stream(StreamName="rolled-kinesis", ShardCount=1)
+    target = kinesis.describe_stream_summary(
+        StreamName="rolled-kinesis")["StreamDescriptionSummary"]["StreamARN"]
+    pipes.create_pipe(Name="rolled-pipe", Source=arn, Target=target,
+                      RoleArn="arn:aws:iam::123456789012:role/pipe")
+    table = dynamodb_backends["123456789012"]["us-east-1"].get_table("rolled-stream")
+    put(endpoint, "rolled-stream", range(6))
+    realism.roll_over(table)  # a closed parent of 6 records, an open child
+    put(endpoint, "rolled-stream", range(6, 10))
+    parent, child = realism.stream_shards(table)
+    assert parent.ending_sequence_number == parent.starting_sequence_number + 5
+    assert child.starting_sequence_number == parent.ending_sequence_number + 1
+    checkpoint = hop_checkpoint(tmp_path, "pipe", "rolled-pipe")
+    checkpoint.save({parent.id: str(parent.ending_sequence_number),
+                     child.id: str(child.starting_sequence_number + 1)})
+    # Keep 3 consumed records in the whole stream: the child's 2 and one of the parent's.
+    assert retention.sweep(tmp_path, Policy(seconds=3600, records=3)) == {arn: 5}
+    assert [len(shard.items) for shard in realism.stream_shards(table)] == [1, 4]
+    assert retention.sweep(tmp_path, GONE) == {arn: 3}
+    assert realism.stream_shards(table) == [child]  # the parent, read and emptied, is gone

@@ -47,6 +47,10 @@ class Settings:
     local_port: int = DEFAULT_LOCAL_PORT
     profile: str | None = None  # AWS profile, used only by the aws target
     state_dir: Path = PROJECT_ROOT / ".workshop"  # pid files, logs, checkpoints, query cache
+    # The local AWS behaves as AWS documents, unkind parts included (empty GetRecords pages,
+    # shard limits, unprocessed batch items, stream shard rollover: workshop.local.realism).
+    # Off only to show what a kinder local AWS hides, or in a test that says why.
+    realistic: bool = True
 
     @property
     def is_local(self) -> bool:
@@ -89,6 +93,21 @@ def _validate(s: Settings) -> Settings:
     return s
 
 
+SWITCH_WORDS = {"on": True, "true": True, "1": True, "yes": True,
+                "off": False, "false": False, "0": False, "no": False}
+
+
+def _switch(name: str, default: bool) -> bool:
+    """An on/off environment variable; anything else is refused with the words it takes."""
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        return SWITCH_WORDS[text.strip().lower()]
+    except KeyError:
+        raise ConfigError(f"{name} is {text!r}; use on or off.") from None
+
+
 def settings() -> Settings:
     """The settings in force: `configure()` overrides, then WORKSHOP_* variables, then defaults."""
     env = os.environ
@@ -106,6 +125,7 @@ def settings() -> Settings:
         "local_port": port,
         "profile": env.get("WORKSHOP_AWS_PROFILE") or env.get("AWS_PROFILE") or None,
         "state_dir": Path(env.get("WORKSHOP_STATE_DIR", PROJECT_ROOT / ".workshop")),
+        "realistic": _switch("WORKSHOP_LOCAL_REALISTIC", True),
     }
     if values["target"] == "local":
         values["region"] = env.get("WORKSHOP_REGION", "us-east-1")

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from workshop.config import Settings, client, settings
 from workshop.local.glue import projected
 from workshop.reconcile import ERRORS_PREFIX, ORDERS_PREFIX
+from workshop.shards import read_kinesis, read_table_stream
 from workshop.stack import outputs
 
 TABLE = "items in the table"
@@ -120,18 +122,8 @@ class _Evidence:
 
 
 def _kinesis_records(stream: str, s: Settings) -> list[dict[str, Any]]:
-    kinesis = client("kinesis", s)
-    found: list[dict[str, Any]] = []
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator and len(found) < MAX_RECORDS:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            found += [dict(r, ShardId=shard["ShardId"]) for r in page["Records"]]
-            if not page["Records"] or page.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = page.get("NextShardIterator")
-    return found
+    found = read_kinesis(client("kinesis", s), stream)
+    return [dict(record, ShardId=shard_id) for shard_id, record in islice(found, MAX_RECORDS)]
 
 
 def _stream_count(table: str, s: Settings, evidence: _Evidence) -> int:
@@ -141,18 +133,8 @@ def _stream_count(table: str, s: Settings, evidence: _Evidence) -> int:
     arn = description.get("LatestStreamArn")
     if not arn:
         return 0
-    streams = client("dynamodbstreams", s)
-    total = 0
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator and total < MAX_RECORDS:
-            page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            total += len(page["Records"])
-            if not page["Records"]:
-                break
-            iterator = page.get("NextShardIterator")
-    return total
+    records = read_table_stream(client("dynamodbstreams", s), arn)
+    return sum(1 for _ in islice(records, MAX_RECORDS))
 
 
 def _firehose_local(name: str, records: list[dict[str, Any]], s: Settings) -> int:
@@ -330,20 +312,28 @@ def _runtime_alive(s: Settings) -> bool:
 
 
 def projection_misses(keys: list[str], template: str, projection: dict[str, str],
-                      bucket: str) -> list[str]:
-    """The keys Athena's partition projection would never read (not in the template's layout,
-    or a value outside the projected range or digits)."""
+                      bucket: str, now: datetime | None = None) -> list[str]:
+    """The keys Athena's partition projection would never read at `now` (default: the current
+    time): not in the template's layout, or a value the projection does not make (outside its
+    range, e.g. older than a date range relative to NOW, off its format or digits).
+
+    A projection Athena itself would refuse judges no key: the query's own error says why."""
     location = template.removeprefix(f"s3://{bucket}/")
     names = re.findall(r"\$\{(\w+)\}", location)
     pattern = re.escape(location)
     for name in names:
         pattern = pattern.replace(re.escape("${" + name + "}"), f"(?P<{name}>[^/]+)", 1)
     compiled = re.compile(f"^{pattern}[^/]+$")
+    now = now or datetime.now(UTC)
     misses = []
-    for key in keys:
-        match = compiled.match(key)
-        if match is None or not all(projected(projection, n, match.group(n)) for n in names):
-            misses.append(key)
+    try:
+        for key in keys:
+            match = compiled.match(key)
+            if match is None or not all(projected(projection, n, match.group(n), now)
+                                        for n in names):
+                misses.append(key)
+    except ValueError:  # workshop.projection.ProjectionError: properties Athena refuses
+        return []
     return misses
 
 
@@ -423,8 +413,8 @@ def _findings(stages: list[Stage], evidence: _Evidence, s: Settings, found: dict
             findings.append(Finding(
                 ROWS, "Object keys do not match the table's partition projection, so Athena "
                 "never reads them.",
-                "write keys as the template says (Firehose Prefix orders/year=!{timestamp:yyyy}/"
-                "month=!{timestamp:MM}/...), or fix storage.location.template",
+                "write keys as the template's Firehose Prefix says, and keep that Prefix and the "
+                "table's storage.location.template the same layout",
                 f"{len(misses)} of {len(keys)} objects, e.g. {misses[0]}, do not fit "
                 f"{evidence.template}"))
     broken = newline_misses(evidence.bodies)

@@ -2,8 +2,9 @@
 
 Reading a DynamoDB stream or a Kinesis stream from TRIM_HORIZON consumes nothing (both keep
 their records for 24 h), so the notebooks can look at exactly what the Pipe and Firehose see
-without disturbing them. Records are wrapped in small read-only accessors, one property per AWS
-field, so the notebooks never repeat nested dictionary lookups.
+without disturbing them. Both are read as AWS documents a reader must (workshop.shards): past
+empty pages, across every shard, parents first. Records are wrapped in small read-only
+accessors, one property per AWS field, so the notebooks never repeat nested dictionary lookups.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from itertools import islice
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -21,6 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from workshop.config import Settings, client
 from workshop.local.firehose import Buffered, transformation_event
 from workshop.local.pipe import to_wire
+from workshop.shards import read_kinesis, read_table_stream
 from workshop.stack import outputs
 
 
@@ -103,40 +106,21 @@ class KinesisRecord:
 
 
 def table_stream_records(limit: int = 100, s: Settings | None = None) -> list[StreamRecord]:
-    """The first `limit` records of the table's stream, oldest first, in their wire form."""
-    found = outputs(s)
+    """The first `limit` records of the table's stream, oldest first, in their wire form.
+
+    Read across every shard, parents first, past empty pages (workshop.shards).
+    """
     streams = client("dynamodbstreams", s)
-    arn = found["TableStreamArn"]
-    records: list[StreamRecord] = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator and len(records) < limit:
-            page = streams.get_records(ShardIterator=iterator, Limit=limit - len(records))
-            records.extend(StreamRecord(to_wire(r)) for r in page.get("Records", []))
-            if not page.get("Records"):
-                break
-            iterator = page.get("NextShardIterator")
-    return records[:limit]
+    records = read_table_stream(streams, outputs(s)["TableStreamArn"])
+    return [StreamRecord(to_wire(record)) for record in islice(records, limit)]
 
 
 def kinesis_records(limit: int = 100, s: Settings | None = None) -> list[KinesisRecord]:
-    """The first `limit` records of the Kinesis stream, oldest first, per shard."""
-    kinesis = client("kinesis", s)
-    name = outputs(s)["KinesisStreamName"]
-    records: list[KinesisRecord] = []
-    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
-        iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator and len(records) < limit:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=limit - len(records))
-            records.extend(KinesisRecord(shard["ShardId"], r["SequenceNumber"], r["PartitionKey"],
-                                         r["Data"], r["ApproximateArrivalTimestamp"])
-                           for r in page.get("Records", []))
-            if not page.get("Records") or page.get("MillisBehindLatest") == 0:
-                break
-            iterator = page.get("NextShardIterator")
-    return records[:limit]
+    """The first `limit` records of the Kinesis stream, oldest first, shard by shard."""
+    found = read_kinesis(client("kinesis", s), outputs(s)["KinesisStreamName"])
+    return [KinesisRecord(shard_id, r["SequenceNumber"], r["PartitionKey"], r["Data"],
+                          r["ApproximateArrivalTimestamp"])
+            for shard_id, r in islice(found, limit)]
 
 
 def firehose_event(records: list[KinesisRecord], s: Settings | None = None) -> dict[str, Any]:

@@ -4,8 +4,11 @@ moto stores a delivery stream but never reads Kinesis nor calls its Lambda. This
 Firehose does with a Kinesis source, an S3 destination and a Lambda processor, honouring the
 stream's own settings as deployed from the template:
 
-* reads every shard from its checkpoint, buffers by the processor's and the destination's
-  buffering hints (`WORKSHOP_LOCAL_BUFFER_SECONDS` may shorten the intervals for demos and tests);
+* reads every shard from its checkpoint, or, new, from where the stream was when the delivery
+  stream was created (Firehose starts at LATEST), once a second per shard, as Firehose does
+  (https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html);
+* buffers by the processor's and the destination's buffering hints
+  (`WORKSHOP_LOCAL_BUFFER_SECONDS` may shorten the intervals for demos and tests);
 * calls the processor's handler from `lambda/` in-process with a genuine Firehose event;
 * enforces the response contract (one entry per recordId, a valid result, decodable data); a
   failed invocation is retried `NumberOfRetries` times, then its records go to the error output;
@@ -34,13 +37,14 @@ from typing import Any
 
 from workshop.config import LAMBDA_DIR, Settings, client
 from workshop.local.checkpoint import Checkpoint
-from workshop.local.wire import WireClient
+from workshop.local.wire import WireClient, WireError
 
 log = logging.getLogger("workshop.local.firehose")
 MB = 1024 * 1024
 LAMBDA_PAYLOAD_LIMIT = 6 * MB  # request and response limit of a synchronous Lambda invocation
 RESULTS = {"Ok", "Dropped", "ProcessingFailed"}
 SHARDS_SECONDS = 5.0  # how often the source stream's shards are listed again
+FIREHOSE_READ_SECONDS = 1.0  # Firehose reads each shard once a second (realistic mode)
 
 
 @dataclass
@@ -191,6 +195,12 @@ class FirehoseHop:
         self.region = s.region
         self.iterators: dict[str, str | None] = {}
         self._shards: tuple[float, list[str]] | None = None  # (when listed, shard ids)
+        realistic = s.realistic
+        # When it was created: where it starts reading (realistic), else TRIM_HORIZON.
+        self.created = description.get("CreateTimestamp") if realistic else None
+        # "calls the Kinesis Streams GetRecords operation once per second for each shard"
+        self.read_gap = FIREHOSE_READ_SECONDS if realistic else 0.0
+        self.read_at: dict[str, float] = {}  # shard id -> when it was last read (monotonic)
         self.buffer: list[Buffered] = []
         self.buffer_bytes = 0
         self.totals = Outcome()
@@ -223,23 +233,47 @@ class FirehoseHop:
             if last is not None:
                 kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER",
                               StartingSequenceNumber=last)
+            elif self.created is not None:
+                # "Amazon Data Firehose starts reading data from the LATEST position of your
+                # Kinesis stream" when it is created: nothing written before is delivered.
+                kwargs.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self.created)
             else:
                 kwargs["ShardIteratorType"] = "TRIM_HORIZON"
             self.iterators[shard_id] = self.kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
         return self.iterators[shard_id]
 
+    def seconds_until_readable(self, now: float | None = None) -> float:
+        """Seconds until a shard may be read again (Firehose reads each once a second)."""
+        if not self.read_gap or not self.read_at:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        return max(0.0, min(self.read_at.values(), default=now) + self.read_gap - now)
+
     def read(self) -> int:
         """Pull what Kinesis holds now into the buffer; return how many records came in."""
         if self._shards is None or time.monotonic() - self._shards[0] > SHARDS_SECONDS:
-            shards = self.kinesis.list_shards(StreamName=self.source_name)["Shards"]
-            self._shards = (time.monotonic(), [shard["ShardId"] for shard in shards])
+            pages = self.kinesis.get_paginator("list_shards").paginate(
+                StreamName=self.source_name)
+            shards = [shard["ShardId"] for page in pages for shard in page["Shards"]]
+            self._shards = (time.monotonic(), shards)
         count = 0
         for shard_id in self._shards[1]:
+            now = time.monotonic()
+            if now - self.read_at.get(shard_id, float("-inf")) < self.read_gap:
+                continue
             iterator = self._iterator(shard_id)
             if iterator is None:
                 continue
-            response = self.kinesis_wire.call(
-                "GetRecords", {"ShardIterator": iterator, "Limit": 10000})
+            self.read_at[shard_id] = now
+            try:
+                response = self.kinesis_wire.call(
+                    "GetRecords", {"ShardIterator": iterator, "Limit": 10000})
+            except WireError as error:
+                if error.code != "ProvisionedThroughputExceededException":
+                    raise
+                log.info("%s: %s is at its read limit; reading it again later", self.name,
+                         shard_id)
+                continue
             for record in response.get("Records", []):
                 data = base64.b64decode(record["Data"])
                 self.buffer.append(Buffered(

@@ -3,7 +3,8 @@
 moto accepts a pipe but moves no data. This hop reads every shard of the pipe's source stream
 from where it left off and writes each stream record into the target Kinesis stream exactly as
 EventBridge Pipes does: one bare DynamoDB Streams record per Kinesis record, no wrapper, with
-the partition key taken from the pipe's JSON path (`$.dynamodb.Keys.orderid.S`).
+the partition key taken from the pipe's JSON path (`$.dynamodb.Keys.orderid.S`), shard by shard,
+parents before children, retrying the records Kinesis refuses at its per-shard limits.
 Positions are checkpointed after Kinesis accepted the records, so a restart loses nothing.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from workshop.config import Settings, client
 from workshop.local.checkpoint import Checkpoint
 from workshop.local.wire import WireClient
+from workshop.shards import table_stream_shards
 
 log = logging.getLogger("workshop.local.pipe")
 PUT_RECORDS_MAX = 500  # Kinesis PutRecords limit per call
@@ -63,6 +65,7 @@ class PipeHop:
 
     def __init__(self, pipe: dict[str, Any], s: Settings, checkpoints: Checkpoint) -> None:
         self.name = pipe["Name"]
+        self.arn = pipe["Arn"]
         self.source = pipe["Source"]
         self.target = pipe["Target"]
         source_params = (pipe.get("SourceParameters") or {}).get("DynamoDBStreamParameters") or {}
@@ -83,7 +86,9 @@ class PipeHop:
         self.checkpoint = checkpoints
         self.region = s.region
         self.iterators: dict[str, str | None] = {}
-        self._shards: tuple[float, list[str]] | None = None
+        self._shards: tuple[float, list[dict[str, Any]]] | None = None
+        self._initial: set[str] | None = None  # the shards there when the pipe started
+        self.finished: set[str] = set()  # closed shards read to their end
         self.moved = 0
 
     def _iterator(self, shard_id: str) -> str | None:
@@ -92,25 +97,40 @@ class PipeHop:
             kwargs: dict[str, Any] = {"StreamArn": self.source, "ShardId": shard_id}
             if last is not None:
                 kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=last)
-            else:
+            elif shard_id in self._initial:
                 kwargs["ShardIteratorType"] = self.starting_position
+            else:  # a child shard opened since the pipe started: read from its first record
+                kwargs["ShardIteratorType"] = "TRIM_HORIZON"
             self.iterators[shard_id] = self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
         return self.iterators[shard_id]
 
-    def _shard_ids(self) -> list[str]:
-        """The stream's shards, described again every SHARDS_SECONDS (not on every poll)."""
+    def _shard_list(self) -> list[dict[str, Any]]:
+        """The stream's shards, parents first, described again every SHARDS_SECONDS (not on
+        every poll), across every page of DescribeStream."""
         if self._shards is None or time.monotonic() - self._shards[0] > SHARDS_SECONDS:
-            description = self.streams.describe_stream(StreamArn=self.source)["StreamDescription"]
-            self._shards = (time.monotonic(), [shard["ShardId"] for shard in description["Shards"]])
+            shards = table_stream_shards(self.streams, self.source)
+            if self._initial is None:
+                self._initial = {shard["ShardId"] for shard in shards}
+            self._shards = (time.monotonic(), shards)
         return self._shards[1]
 
     def poll(self) -> int:
-        """Move what the stream holds now; return how many records went to Kinesis."""
+        """Move what the stream holds now; return how many records went to Kinesis.
+
+        A child shard is read only once its parent is read to its end, so each item's changes
+        reach Kinesis in the order they happened, as Pipes keeps them.
+        """
         moved = 0
-        for shard_id in self._shard_ids():
+        shards = self._shard_list()
+        listed = {shard["ShardId"] for shard in shards}
+        for shard in shards:
+            shard_id, parent = shard["ShardId"], shard.get("ParentShardId")
+            if parent in listed and parent not in self.finished:
+                continue
             iterator = self._iterator(shard_id)
             if iterator is None:
-                continue  # a closed shard, read to its end
+                self.finished.add(shard_id)  # a closed shard, read to its end
+                continue
             response = self.streams_wire.call("GetRecords",
                                               {"ShardIterator": iterator, "Limit": GET_RECORDS_MAX})
             records = response.get("Records", [])
@@ -119,6 +139,9 @@ class PipeHop:
                 self.checkpoint.save({shard_id: records[-1]["dynamodb"]["SequenceNumber"]})
                 moved += len(records)
             self.iterators[shard_id] = response.get("NextShardIterator")
+            if self.iterators[shard_id] is None:
+                self.finished.add(shard_id)
+                self._shards = None  # a shard closed: its children are to be described now
         self.moved += moved
         return moved
 

@@ -113,7 +113,8 @@ def wait_until_ready(s: Settings, timeout: float = 30.0) -> None:
 def _spawn(s: Settings, name: str, args: list[str]) -> int:
     log = open(s.local_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
     env = {**os.environ, "WORKSHOP_TARGET": "local", "WORKSHOP_LOCAL_PORT": str(s.local_port),
-           "WORKSHOP_REGION": s.region, "WORKSHOP_STATE_DIR": str(s.state_dir)}
+           "WORKSHOP_REGION": s.region, "WORKSHOP_STATE_DIR": str(s.state_dir),
+           "WORKSHOP_LOCAL_REALISTIC": "on" if s.realistic else "off"}
     if name == "server":
         # glibc gives threads malloc arenas of their own; the server's request threads then
         # fragment memory: 472 MB resident after 100,000 orders, 426 MB with two arenas

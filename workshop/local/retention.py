@@ -41,6 +41,7 @@ from moto.pipes.models import pipes_backends
 
 from workshop.local.checkpoint import hop_checkpoint
 from workshop.local.fastpaths import records_lock, trimmed
+from workshop.local.realism import CLOSED, stream_shards
 
 log = logging.getLogger("workshop.local.retention")
 SECONDS_ENV = "WORKSHOP_LOCAL_RETENTION_SECONDS"
@@ -188,16 +189,39 @@ def _trim_source(arn: str, hops: list[dict[str, str]], policy: Policy, now: floa
     count = 0
     if service == "dynamodb" and "/stream/" in resource:
         table = dynamodb_backends[account_id][region].tables.get(resource.split("/")[1])
-        shard = getattr(table, "stream_shard", None)
-        upto = _min_positions(hops, shard.id) if shard is not None else None
-        if upto is not None:
-            count += trim_stream_shard(shard, upto, policy, now)
+        if table is not None:
+            count += _trim_stream(table, hops, policy, now)
     elif service == "kinesis":
         stream = kinesis_backends[account_id][region].streams.get(resource.split("/")[-1])
         for shard_id, shard in list(getattr(stream, "shards", {}).items()):
             upto = _min_positions(hops, shard_id)
             if upto is not None:
                 count += trim_kinesis_shard(shard, upto, policy, now)
+    return count
+
+
+def _trim_stream(table: Any, hops: list[dict[str, str]], policy: Policy,
+                 now: float | None) -> int:
+    """Trim a table stream's shards, newest first, keeping policy.records consumed records in
+    the whole stream; forget closed shards every hop has read to their end and nothing holds."""
+    count = 0
+    budget = policy.records
+    shards = stream_shards(table)
+    for shard in reversed(shards):
+        upto = _min_positions(hops, shard.id)
+        if upto is None:
+            budget -= len(shard.items)  # unread records are kept, and count as kept
+            continue
+        first = shard.starting_sequence_number + trimmed(shard)
+        consumed = max(0, min(len(shard.items), upto - first + 1))
+        count += trim_stream_shard(shard, upto, Policy(policy.seconds, max(0, budget)), now)
+        budget -= consumed
+    ended = {shard.id for shard in shards[:-1]
+             if not shard.items and (upto := _min_positions(hops, shard.id)) is not None
+             and upto >= shard.ending_sequence_number}
+    if ended:
+        with records_lock:
+            setattr(table, CLOSED, [s for s in getattr(table, CLOSED, []) if s.id not in ended])
     return count
 
 

@@ -49,20 +49,28 @@ class Runtime:
         return hop_checkpoint(self.s.local_dir, kind, name)
 
     def discover(self) -> None:
-        """Start a hop for every RUNNING pipe and ACTIVE delivery stream not yet handled."""
+        """Run a hop for every RUNNING pipe and every delivery stream with a Kinesis source.
+
+        A pipe moves data only while its CurrentState is RUNNING (not while CREATING, STOPPING
+        or STOPPED, as on AWS); a stopped pipe's hop ends, and a started one resumes from its
+        checkpoint. A pipe or delivery stream replaced under the same name (another ARN) gets
+        a new hop.
+        """
         pipes = self.clients("pipes")
-        names = {p["Name"] for p in pipes.list_pipes().get("Pipes", [])}
-        for gone in set(self.pipes) - names:
-            del self.pipes[gone]
-        for name in names - set(self.pipes):
+        running = {p["Name"]: p["Arn"] for page in pipes.get_paginator("list_pipes").paginate()
+                   for p in page.get("Pipes", []) if p.get("CurrentState") == "RUNNING"}
+        for name, hop in list(self.pipes.items()):
+            if running.get(name) != hop.arn:
+                del self.pipes[name]
+                log.info("pipe %s: not running any more; its hop stops", name)
+        for name in set(running) - set(self.pipes):
             description = pipes.describe_pipe(Name=name)
-            if description.get("DesiredState", "RUNNING") != "RUNNING":
-                continue
             self.pipes[name] = PipeHop(description, self.s, self._checkpoint("pipe", name))
             log.info("pipe %s: moving %s -> %s", name, description["Source"],
                      description["Target"])
         firehose = self.clients("firehose")
-        hose_names = set(firehose.list_delivery_streams().get("DeliveryStreamNames", []))
+        hose_names = set(firehose.list_delivery_streams(Limit=10000).get(
+            "DeliveryStreamNames", []))
         for gone in set(self.hoses) - hose_names:
             del self.hoses[gone]
         for name in hose_names - set(self.hoses):
@@ -98,6 +106,11 @@ class Runtime:
                 moved += outcome.delivered + outcome.failed + outcome.dropped
         return moved, read
 
+    def hoses_readable_in(self) -> float:
+        """Seconds until some delivery stream may read a shard again (0: one may now)."""
+        return min((hose.seconds_until_readable() for hose in list(self.hoses.values())),
+                   default=0.0)
+
     def hoses_due_in(self) -> float | None:
         """Seconds until the first delivery stream's buffer is due; None when all are empty."""
         waits = [w for hose in list(self.hoses.values())
@@ -120,34 +133,39 @@ class Runtime:
         return None
 
     def _loop(self, step: Callable[[], tuple[int, int]], busy: int, waiter: ChangeWaiter,
-              due_in: Callable[[], float | None]) -> None:
+              due_in: Callable[[], float | None],
+              readable_in: Callable[[], float] = lambda: 0.0) -> None:
         """Call step, which says (records moved, records seen), until stopped.
 
         After a backlog (`busy` records moved or more) it polls again at once; while records
         come, every POLL_SECONDS, so that small polls do not crowd the server; once a poll sees
         nothing, it waits for the next write to what it reads, or until a buffer is due
-        (`due_in`), or IDLE_WAIT_SECONDS.
+        (`due_in`), or IDLE_WAIT_SECONDS. No poll comes before a shard may be read again
+        (`readable_in`: Firehose reads each shard once a second).
         """
         while not self.stopping.is_set():
             moved, seen = step()
-            if moved >= busy:
+            pause = readable_in()
+            if moved >= busy and not pause:
                 continue
-            if seen:
-                self.stopping.wait(POLL_SECONDS)
+            if seen or moved:
+                self.stopping.wait(max(POLL_SECONDS, pause))
                 continue
             due = due_in()
-            if due is None or due > 0:
+            if pause:
+                self.stopping.wait(pause if due is None else min(pause, max(due, 0.0)))
+            if due is None or due > pause:
                 waiter.wait(IDLE_WAIT_SECONDS if due is None else min(due, IDLE_WAIT_SECONDS))
 
     def run(self) -> None:
         """Run pipes and delivery streams in two threads (their waits on the server overlap),
         discovering new resources about once a second, until stopped."""
-        pipes = self.poll_pipes, PIPE_BACKLOG, "dynamodbstreams", lambda: None  # no buffers
-        hoses = self.poll_hoses, 1, "kinesis", self.hoses_due_in
+        pipes = self.poll_pipes, PIPE_BACKLOG, "dynamodbstreams", lambda: None, lambda: 0.0
+        hoses = self.poll_hoses, 1, "kinesis", self.hoses_due_in, self.hoses_readable_in
         workers = [threading.Thread(
             target=self._loop, daemon=True,
-            args=(step, busy, ChangeWaiter(self.s, topic, self.stopping.wait), due_in))
-            for step, busy, topic, due_in in (pipes, hoses)]
+            args=(step, busy, ChangeWaiter(self.s, topic, self.stopping.wait), due_in, ready))
+            for step, busy, topic, due_in, ready in (pipes, hoses)]
         for worker in workers:
             worker.start()
         unreachable_since: float | None = None

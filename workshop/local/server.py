@@ -14,7 +14,7 @@ import signal
 import threading
 
 from workshop.config import settings
-from workshop.local import changes, fastpaths, models, retention, s3bulk
+from workshop.local import changes, fastpaths, models, realism, retention, s3bulk
 from workshop.local.keepalive import LocalServer
 from workshop.local.ports import PortInUse, port_is_free
 
@@ -30,6 +30,8 @@ def start_server(port: int) -> LocalServer:
         )
     models.register()
     fastpaths.apply()
+    if settings().realistic:
+        realism.install()  # after the fast paths: it wraps their methods
     changes.install()  # after the fast paths: it counts the writes they make
     s3bulk.install()  # the query engine's bulk read of the local S3
     server = LocalServer(port)  # moto's app, with keep-alive connections
@@ -64,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     server = start_server(args.port)
     collect_less()
     retention.start(settings().local_dir)  # forgets records the local hops have consumed
-    log.info("local AWS listening on 127.0.0.1:%d", args.port)
+    log.info("local AWS listening on 127.0.0.1:%d (%s)", args.port,
+             "realistic: AWS's documented limits and empty pages" if settings().realistic
+             else "realism off")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
