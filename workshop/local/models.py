@@ -11,6 +11,8 @@ pyproject pins moto to a tested range and tests/test_local_models.py guards them
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any, ClassVar
 
 from moto.athena.models import athena_backends
@@ -19,6 +21,12 @@ from moto.core.common_models import CloudFormationModel
 from moto.firehose.models import firehose_backends
 from moto.glue.models import glue_backends
 from moto.pipes.models import pipes_backends
+
+from workshop.local.realism import take_fault
+
+
+class ResourceFailure(Exception):
+    """A resource could not be created or deleted: its stack fails as CloudFormation's does."""
 
 
 class _LocalResource:
@@ -89,9 +97,11 @@ class LocalDeliveryStream(_LocalResource, CloudFormationModel):
         return cls(resource_name, account_id, region_name, Arn=arn)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        firehose_backends[account_id][region_name].delete_delivery_stream(
-            self.physical_resource_id
-        )
+        # A delivery stream deleted before the stack (teardown stops the flow first) is gone
+        # already: CloudFormation counts a resource not found on delete as deleted.
+        backend = firehose_backends[account_id][region_name]
+        if self.physical_resource_id in backend.delivery_streams:
+            backend.delete_delivery_stream(self.physical_resource_id)
 
 
 class LocalPipe(_LocalResource, CloudFormationModel):
@@ -113,6 +123,12 @@ class LocalPipe(_LocalResource, CloudFormationModel):
         region_name: str, **kwargs: Any,
     ) -> LocalPipe:
         props = cloudformation_json["Properties"]
+        fault = take_fault("pipe-create")
+        if fault is not None:  # armed by a test: AWS's intermittent failure on a new stream
+            raise ResourceFailure(fault or (
+                f"Input parameter is invalid from the request due to : Cannot access stream "
+                f"{props['Source']}. Please ensure the role can perform actions on source "
+                "stream"))
         pipe = pipes_backends[account_id][region_name].create_pipe(
             name=resource_name,
             description=props.get("Description"),
@@ -128,10 +144,19 @@ class LocalPipe(_LocalResource, CloudFormationModel):
             log_configuration=props.get("LogConfiguration"),
             kms_key_identifier=props.get("KmsKeyIdentifier"),
         )
-        return cls(resource_name, account_id, region_name, Arn=pipe.arn, CurrentState="RUNNING")
+        # CloudFormation waits for a new pipe to stabilize (CREATING, then RUNNING) before the
+        # resource is complete: "... did not stabilize" is how the race above surfaces.
+        deadline = time.monotonic() + 30
+        while pipe.current_state == "CREATING" and time.monotonic() < deadline:
+            pipe.advance()
+            time.sleep(0.05)
+        return cls(resource_name, account_id, region_name, Arn=pipe.arn,
+                   CurrentState=pipe.current_state or "RUNNING")
 
     def delete(self, account_id: str, region_name: str) -> None:
-        pipes_backends[account_id][region_name].delete_pipe(self.physical_resource_id)
+        backend = pipes_backends[account_id][region_name]
+        if self.physical_resource_id in backend.pipes:
+            backend.delete_pipe(self.physical_resource_id)
 
 
 class LocalGlueDatabase(_LocalResource, CloudFormationModel):
@@ -275,9 +300,168 @@ def _bucket_as_the_template_says() -> None:
     FakeBucket.create_from_cloudformation_json = classmethod(create_as_written)  # type: ignore
 
 
+def _reason(error: Exception) -> str:
+    return str(getattr(error, "message", "") or error) or type(error).__name__
+
+
+def _event(stack: Any, logical_id: str, physical_id: str, resource_type: str, status: str,
+           reason: str | None) -> None:
+    from moto.cloudformation.models import Event
+
+    stack.events.append(Event(stack_id=stack.stack_id, stack_name=stack.name,
+                              logical_resource_id=logical_id, physical_resource_id=physical_id,
+                              resource_type=resource_type, resource_status=status,
+                              resource_status_reason=reason, resource_properties=None))
+
+
+def _stacks_fail_as_on_aws() -> None:
+    """moto leaves a stack whose resource failed CREATE_IN_PROGRESS (its half-made resources
+    behind, an HTTP 500 answer), and deletes a stack whose bucket still holds objects while
+    keeping the bucket. CloudFormation does neither: a failed resource is CREATE_FAILED with its
+    reason, the stack rolls back to ROLLBACK_COMPLETE; a bucket that is not empty fails the
+    delete (DELETE_FAILED) and the stack stays, holding it. A creation with DisableRollback
+    stops at CREATE_FAILED, keeping what was made, and the next update resumes it. And moto
+    creates any resource it is asked about, so a failed stack's Outputs and resource list must
+    not ask for the resources it never made.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stack-failure-options.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html"""
+    from moto.cloudformation.models import CloudFormationBackend, Stack
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.s3.models import FakeBucket, s3_backends
+
+    if getattr(Stack.create_resources, "_workshop", False):
+        return
+    create_resource = parsing.parse_and_create_resource
+    create_resources = Stack.create_resources
+    update = Stack.update
+    outputs = Stack.outputs
+    delete_bucket = FakeBucket.delete_from_cloudformation_json.__func__
+    delete_stack = CloudFormationBackend.delete_stack
+    create_call = CloudFormationResponse.create_stack
+    different_update = CloudFormationResponse._validate_different_update
+    asked = threading.local()  # DisableRollback of the CreateStack call being answered
+
+    def create_call_noting_rollback(self: Any) -> Any:
+        asked.disable_rollback = self._get_bool_param("DisableRollback", False)
+        try:
+            return create_call(self)
+        finally:
+            asked.disable_rollback = False
+
+    def resume_is_an_update(self: Any, incoming_params: Any, stack_body: Any,
+                            stack: Any) -> None:
+        if stack.status != "CREATE_FAILED":  # resuming a failed creation changes nothing else
+            different_update(self, incoming_params, stack_body, stack)
+
+    def made(self: Any) -> list[Any]:
+        """The resources that exist: moto's lazy map would create any other it is asked for."""
+        resources = self.resource_map
+        return [resources._parsed_resources[name] for name in resources._resource_json_map
+                if name in resources._parsed_resources]
+
+    def outputs_once_complete(self: Any) -> Any:
+        if self.status in ("CREATE_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE",
+                           "ROLLBACK_FAILED"):
+            return None  # an Output would make moto create the resource it names
+        return outputs.fget(self)
+
+    def update_resuming(self: Any, template: str, role_arn: str | None = None,
+                        parameters: Any = None, tags: Any = None) -> None:
+        if self.status == "CREATE_FAILED":
+            self._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+            try:
+                self.resource_map.create(self.template_dict)
+            except Exception as error:
+                logical_id, kind = getattr(error, "workshop_resource", (self.name, ""))
+                _event(self, logical_id, "", kind, "UPDATE_FAILED", _reason(error))
+                self.status = "UPDATE_FAILED"
+                self._add_stack_event("UPDATE_FAILED", resource_status_reason=(
+                    f"The following resource(s) failed to create: [{logical_id}]."))
+                return
+        update(self, template, role_arn, parameters=parameters, tags=tags)
+
+    def create_naming_the_resource(logical_id: str, resource_json: dict[str, Any],
+                                   *args: Any, **kwargs: Any) -> Any:
+        try:
+            return create_resource(logical_id, resource_json, *args, **kwargs)
+        except Exception as error:
+            if not hasattr(error, "workshop_resource"):
+                error.workshop_resource = (logical_id, resource_json.get("Type", ""))
+            raise
+
+    def create_or_roll_back(self: Any) -> None:
+        try:
+            create_resources(self)
+        except Exception as error:
+            logical_id, kind = getattr(error, "workshop_resource", (self.name, ""))
+            _event(self, logical_id, "", kind, "CREATE_FAILED", _reason(error))
+            if getattr(asked, "disable_rollback", False):  # keep what was made, as asked
+                self.status = "CREATE_FAILED"
+                self._add_stack_event("CREATE_FAILED", resource_status_reason=(
+                    f"The following resource(s) failed to create: [{logical_id}]."))
+                return
+            self.status = "ROLLBACK_IN_PROGRESS"
+            self._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=(
+                f"The following resource(s) failed to create: [{logical_id}]. Rollback "
+                "requested by user."))
+            try:
+                self.resource_map.delete()
+            except Exception as failure:  # reported as CloudFormation reports it
+                self.status = "ROLLBACK_FAILED"
+                self._add_stack_event("ROLLBACK_FAILED", resource_status_reason=_reason(failure))
+                return
+            self.status = "ROLLBACK_COMPLETE"
+            self._add_stack_event("ROLLBACK_COMPLETE")
+
+    def delete_only_if_empty(cls: type, resource_name: str, cloudformation_json: Any,
+                             account_id: str, region_name: str) -> None:
+        from moto.utilities.utils import get_partition
+
+        bucket = s3_backends[account_id][get_partition(region_name)].buckets.get(resource_name)
+        if bucket is not None and bucket.keys:
+            error = ResourceFailure(
+                "The bucket you tried to delete is not empty. You must delete all versions in "
+                f"the bucket. (Service: S3, Status Code: 409, Bucket: {resource_name})")
+            error.workshop_resource = (resource_name, "AWS::S3::Bucket")
+            raise error
+        delete_bucket(cls, resource_name, cloudformation_json, account_id, region_name)
+
+    def delete_or_fail(self: Any, name_or_stack_id: str) -> None:
+        stack = self.stacks.get(name_or_stack_id) or next(
+            (st for st in self.stacks.values() if st.name == name_or_stack_id), None)
+        try:
+            delete_stack(self, name_or_stack_id)
+        except ResourceFailure as error:
+            if stack is None:
+                raise
+            bucket, kind = getattr(error, "workshop_resource", ("", ""))
+            logical_id = next((logical for logical, resource in
+                               stack.resource_map._parsed_resources.items()
+                               if getattr(resource, "physical_resource_id", None) == bucket),
+                              bucket)
+            _event(stack, logical_id, bucket, kind, "DELETE_FAILED", _reason(error))
+            stack.status = "DELETE_FAILED"
+            stack._add_stack_event("DELETE_FAILED", resource_status_reason=(
+                f"The following resource(s) failed to delete: [{logical_id}]."))
+            self.stacks[stack.stack_id] = stack  # moto had let go of it: AWS keeps it
+            self.deleted_stacks.pop(stack.stack_id, None)
+
+    create_or_roll_back._workshop = True  # type: ignore[attr-defined]
+    parsing.parse_and_create_resource = create_naming_the_resource
+    Stack.create_resources = create_or_roll_back
+    Stack.update = update_resuming
+    Stack.outputs = property(outputs_once_complete)
+    Stack.stack_resources = property(made)
+    CloudFormationResponse.create_stack = create_call_noting_rollback
+    CloudFormationResponse._validate_different_update = resume_is_an_update
+    FakeBucket.delete_from_cloudformation_json = classmethod(delete_only_if_empty)  # type: ignore
+    CloudFormationBackend.delete_stack = delete_or_fail
+
+
 def register() -> None:
     """Make moto's template parser see the models above (its model map is cached on first use)."""
     _bucket_as_the_template_says()
+    _stacks_fail_as_on_aws()
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
