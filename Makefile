@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint security browser demo lab clean
+.PHONY: venv test lint security browser demo lab rehearse clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,11 @@ test: venv lint security browser
 
 demo: venv
 	$(BIN)/workshop demo
+
+# An instructor's proof, on their own AWS account, that the learner's path works (docs/instructor.md).
+rehearse: venv
+	WORKSHOP_TARGET=aws WORKSHOP_REHEARSE=yes $(BIN)/python -m pytest -m aws -s \
+		tests/test_rehearsal.py
 
 lab: venv
 	@if [ "$${WORKSHOP_TARGET:-local}" = local ]; then $(BIN)/workshop local start; fi
