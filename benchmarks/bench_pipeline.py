@@ -10,6 +10,8 @@ first seen (polled every 0.1 s) for the burst and for a steady 200 orders/s (one
 order, as `workshop generate --rate 200`), and the local AWS
 processes' resident memory (after --memory-orders in total, with the local
 retention set by WORKSHOP_LOCAL_RETENTION_SECONDS / _RECORDS, see workshop/local/retention.py).
+The local AWS is realistic unless WORKSHOP_LOCAL_REALISTIC=off: then the pipeline is bound by
+Kinesis's 1,000 records/s per shard, as on AWS; with it off, by this machine.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--orders 10000] [--memory-orders 100000]
 """
@@ -142,7 +144,9 @@ def main() -> None:
         rate, latencies = deliver(s, outputs, args.orders, 0, timeout=600)
         after = {name: cpu_seconds(pid) for name, pid in pids.items()}
         q = statistics.quantiles(latencies, n=100)
-        print(f"orders: {args.orders}")
+        print(f"orders: {args.orders}, local AWS " + (
+            "realistic (AWS's limits: 1,000 records/s per Kinesis shard caps the pipeline)"
+            if s.realistic else "with realism off (WORKSHOP_LOCAL_REALISTIC=off)"))
         print(f"baseline  batch writes only: {base:8.0f} orders/s")
         print(f"pipeline  write -> S3:       {rate:8.0f} orders/s  ({rate / base:.2f}x baseline)")
         print(f"latency write -> S3 object (burst): p50 {q[49]:.2f} s  p95 {q[94]:.2f} s  "

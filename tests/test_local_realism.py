@@ -233,24 +233,46 @@ def test_the_kinesis_reader_keeps_within_the_read_limit(kinesis_stream):
 # --- BatchWriteItem under a burst -----------------------------------------------------------------
 
 
-def test_a_burst_of_batch_writes_leaves_unprocessed_items(table_with_stream):
-    dynamodb, table, _ = table_with_stream
+@pytest.fixture
+def provisioned_table(local_aws):
+    """A table provisioned with 100 write units a second."""
+    dynamodb = config.client("dynamodb", local_aws)
+    table = name("provisioned")
+    dynamodb.create_table(
+        TableName=table, KeySchema=[{"AttributeName": "orderid", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderid", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 100, "WriteCapacityUnits": 100})
+    yield dynamodb, table
+    dynamodb.delete_table(TableName=table)
+
+
+def burst(dynamodb, table: str, count: int) -> int:
+    """Batch-write `count` small items as fast as possible; how many came back unprocessed."""
     unprocessed = 0
-    for first in range(0, 2000, 25):
+    for first in range(0, count, 25):
         answer = dynamodb.batch_write_item(RequestItems={table: [
             {"PutRequest": {"Item": {"orderid": {"S": f"b{n}"}}}}
             for n in range(first, first + 25)]})
         unprocessed += len(answer.get("UnprocessedItems", {}).get(table, []))
-    assert unprocessed > 0
+    return unprocessed
+
+
+def test_a_burst_beyond_the_provisioned_write_units_leaves_unprocessed_items(provisioned_table):
+    assert burst(*provisioned_table, 400) > 0
+
+
+def test_a_new_on_demand_table_takes_a_burst_below_4000_writes_a_second(table_with_stream):
+    dynamodb, table, _ = table_with_stream
+    assert burst(dynamodb, table, 2000) == 0
 
 
 def test_the_generator_retries_unprocessed_items_until_every_order_is_written(
-        table_with_stream):
-    _, table, _ = table_with_stream
-    report = generator.write_orders(generator.make_orders(3000, seed=3), table, burst=True,
+        provisioned_table):
+    _, table = provisioned_table
+    report = generator.write_orders(generator.make_orders(400, seed=3), table, burst=True,
                                     progress=False)
-    assert report.written == 3000 and report.retries > 0
-    assert len(generator.existing_orderids(table)) == 3000
+    assert report.written == 400 and report.retries > 0
+    assert len(generator.existing_orderids(table)) == 400
 
 
 # --- pipes are CREATING, then RUNNING ----------------------------------------------------------
@@ -334,3 +356,36 @@ def test_a_delivery_stream_delivers_only_what_arrives_after_it_was_created(local
         assert lines == [{"when": "after"}]
     finally:
         firehose.delete_delivery_stream(DeliveryStreamName=hose)
+
+
+# --- the pipe hop past empty pages and rolled-over shards ----------------------------------------
+
+
+def test_the_pipe_hop_keeps_polling_until_a_new_shard_is_caught_up_then_rests(
+        table_with_stream, kinesis_stream, local_aws, tmp_path):
+    """Without this the runtime waited for the next write after each empty page: a 10,000-order
+    burst rolled over 40 shards and took 72 s to reach S3 instead of 11 s."""
+    from workshop.local.checkpoint import Checkpoint
+    from workshop.local.pipe import PipeHop
+
+    dynamodb, table, stream_arn = table_with_stream
+    kinesis, stream = kinesis_stream
+    target = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    hop = PipeHop({"Name": "p", "Arn": "arn:aws:pipes:us-east-1:123456789012:pipe/p",
+                   "Source": stream_arn, "Target": target["StreamARN"],
+                   "TargetParameters": {"KinesisStreamParameters": {
+                       "PartitionKey": "$.dynamodb.Keys.orderid.S"}}},
+                  local_aws, Checkpoint(tmp_path, "pipe"))
+    count = realism.STREAM_SHARD_RECORDS + 10  # a closed parent and an open child
+    put_items(dynamodb, table, count)
+    polls = 0
+    while hop.moved < count:
+        hop.poll()
+        polls += 1
+        assert hop.catching_up or hop.moved == count  # never idle while records are ahead
+        time.sleep(0.05)
+    # Each new iterator's empty pages, then its records: a few polls, not one per write.
+    assert polls <= 2 * (realism.EMPTY_PAGES + 1)
+    for _ in range(shards.CAUGHT_UP_EMPTY_PAGES):
+        hop.poll()
+    assert not hop.catching_up  # caught up: the runtime may wait for the next write

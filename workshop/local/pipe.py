@@ -20,7 +20,7 @@ from typing import Any
 from workshop.config import Settings, client
 from workshop.local.checkpoint import Checkpoint
 from workshop.local.wire import WireClient
-from workshop.shards import table_stream_shards
+from workshop.shards import CAUGHT_UP_EMPTY_PAGES, table_stream_shards
 
 log = logging.getLogger("workshop.local.pipe")
 PUT_RECORDS_MAX = 500  # Kinesis PutRecords limit per call
@@ -89,6 +89,7 @@ class PipeHop:
         self._shards: tuple[float, list[dict[str, Any]]] | None = None
         self._initial: set[str] | None = None  # the shards there when the pipe started
         self.finished: set[str] = set()  # closed shards read to their end
+        self.empty_pages: dict[str, int] = {}  # shard id -> empty pages in a row
         self.moved = 0
 
     def _iterator(self, shard_id: str) -> str | None:
@@ -118,32 +119,54 @@ class PipeHop:
         """Move what the stream holds now; return how many records went to Kinesis.
 
         A child shard is read only once its parent is read to its end, so each item's changes
-        reach Kinesis in the order they happened, as Pipes keeps them.
+        reach Kinesis in the order they happened, as Pipes keeps them; a parent that ends in
+        this poll lets its children be read in the same poll.
         """
         moved = 0
-        shards = self._shard_list()
-        listed = {shard["ShardId"] for shard in shards}
-        for shard in shards:
-            shard_id, parent = shard["ShardId"], shard.get("ParentShardId")
-            if parent in listed and parent not in self.finished:
-                continue
-            iterator = self._iterator(shard_id)
-            if iterator is None:
-                self.finished.add(shard_id)  # a closed shard, read to its end
-                continue
-            response = self.streams_wire.call("GetRecords",
-                                              {"ShardIterator": iterator, "Limit": GET_RECORDS_MAX})
-            records = response.get("Records", [])
-            if records:
-                self._deliver(records)
-                self.checkpoint.save({shard_id: records[-1]["dynamodb"]["SequenceNumber"]})
-                moved += len(records)
-            self.iterators[shard_id] = response.get("NextShardIterator")
-            if self.iterators[shard_id] is None:
-                self.finished.add(shard_id)
-                self._shards = None  # a shard closed: its children are to be described now
+        progressed = True
+        while progressed:
+            progressed = False
+            shards = self._shard_list()
+            listed = {shard["ShardId"] for shard in shards}
+            for shard in shards:
+                shard_id, parent = shard["ShardId"], shard.get("ParentShardId")
+                if shard_id in self.finished or (parent in listed and parent not in self.finished):
+                    continue
+                moved += self._poll_shard(shard_id)
+                if shard_id in self.finished:
+                    self._shards = None  # a shard closed: its children are to be described now
+                    progressed = True
         self.moved += moved
         return moved
+
+    def _poll_shard(self, shard_id: str) -> int:
+        """One GetRecords on a shard; the records moved (the shard is finished at its end)."""
+        iterator = self._iterator(shard_id)
+        if iterator is None:
+            self.finished.add(shard_id)  # a closed shard, read to its end
+            return 0
+        response = self.streams_wire.call("GetRecords",
+                                          {"ShardIterator": iterator, "Limit": GET_RECORDS_MAX})
+        records = response.get("Records", [])
+        if records:
+            self._deliver(records)
+            self.checkpoint.save({shard_id: records[-1]["dynamodb"]["SequenceNumber"]})
+        self.empty_pages[shard_id] = 0 if records else self.empty_pages.get(shard_id, 0) + 1
+        self.iterators[shard_id] = response.get("NextShardIterator")
+        if self.iterators[shard_id] is None:
+            self.finished.add(shard_id)
+        return len(records)
+
+    @property
+    def catching_up(self) -> bool:
+        """Is a shard's iterator still short of the stream's tip, as far as the hop can tell?
+
+        DynamoDB Streams says nothing like MillisBehindLatest: a shard counts as caught up after
+        CAUGHT_UP_EMPTY_PAGES empty pages in a row, as workshop.shards reads it, and until then
+        the hop polls again soon instead of waiting for the next write.
+        """
+        return any(count < CAUGHT_UP_EMPTY_PAGES for shard_id, count in self.empty_pages.items()
+                   if shard_id not in self.finished)
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         entries = []
@@ -166,8 +189,10 @@ class PipeHop:
                 "PutRecords", {"StreamName": self.target_name, "Records": entries})
             if not response.get("FailedRecordCount"):
                 return
-            entries = [entry for entry, result in zip(entries, response["Records"], strict=True)
-                       if "ErrorCode" in result]
-            log.warning("pipe %s: Kinesis rejected %d records, retrying", self.name, len(entries))
+            rejected = [entry for entry, result in zip(entries, response["Records"], strict=True)
+                        if "ErrorCode" in result]
+            log.warning("pipe %s: Kinesis rejected %d records, retrying", self.name, len(rejected))
+            # Back off while nothing gets through; a shard's limits refill every second.
+            delay = 0.05 if len(rejected) < len(entries) else min(delay * 2, 1.0)
+            entries = rejected
             time.sleep(delay)
-            delay = min(delay * 2, 2.0)

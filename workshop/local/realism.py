@@ -27,13 +27,17 @@ does. Each behaviour names the page it follows:
   than 5 GetRecords calls per second per shard fail the same way.
   https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html and
   https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
-* **BatchWriteItem leaves UnprocessedItems under a burst**: beyond TABLE_WRITE_UNITS per second
-  (the write capacity of one partition; a local table is one partition), the rest of a batch
-  comes back unprocessed. "If any requested operations fail because the table's provisioned
-  throughput is exceeded or an internal processing failure occurs, the failed operations are
-  returned in the UnprocessedItems response parameter."
-  https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html and
-  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+* **BatchWriteItem leaves UnprocessedItems under a burst**: beyond the table's write throughput
+  the rest of a batch comes back unprocessed. "If any requested operations fail because the
+  table's provisioned throughput is exceeded or an internal processing failure occurs, the
+  failed operations are returned in the UnprocessedItems response parameter."
+  https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+  An on-demand table starts at ON_DEMAND_WRITE_UNITS a second: "New on-demand tables will be
+  able to sustain up to 4,000 writes per second"
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html);
+  a provisioned one at its WriteCapacityUnits, without the burst capacity AWS gives "on a best
+  effort basis" and does not guarantee
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/burst-adaptive-capacity.html).
 * **A new pipe is CREATING, then RUNNING** (and STOPPING, then STOPPED), PIPE_STATE_SECONDS
   apart; the local runtime moves a pipe's data only while it is RUNNING.
   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes.html
@@ -65,7 +69,7 @@ SHARDS_PER_PAGE = 2  # shards in one DescribeStream answer of DynamoDB Streams
 KINESIS_WRITE_RECORDS = 1000  # records per second per shard
 KINESIS_WRITE_BYTES = 1024 * 1024  # bytes (data + partition key) per second per shard
 KINESIS_READS = 5  # GetRecords calls per second per shard
-TABLE_WRITE_UNITS = 1000  # write units per second per table (1 KB of item per unit)
+ON_DEMAND_WRITE_UNITS = 4000  # write units per second of a new on-demand table (1 KB per unit)
 PIPE_STATE_SECONDS = 2.0  # CREATING -> RUNNING, STOPPING -> STOPPED
 FAULTS_ROUTE = "/_workshop/faults/"
 FAULTS = ("pipe-create",)  # what a test may arm
@@ -409,13 +413,25 @@ def _write_units(request: dict[str, Any]) -> int:
     return 1 if item is None else max(1, math.ceil(len(json.dumps(item)) / 1024))
 
 
+def _write_capacity(handler: Any, table: str) -> float:
+    """Write units a second the table sustains: its provisioned WCU, or an on-demand table's."""
+    try:
+        found = handler.dynamodb_backend.get_table(table)
+    except Exception:  # an unknown table: moto's own answer says so
+        return ON_DEMAND_WRITE_UNITS
+    if found.billing_mode == "PAY_PER_REQUEST":
+        return ON_DEMAND_WRITE_UNITS
+    return float(found.throughput.get("WriteCapacityUnits") or ON_DEMAND_WRITE_UNITS)
+
+
 def _batch_write_item(original: Callable[..., Any]) -> Callable[..., Any]:
     def batch_write_item(self: Any) -> Any:
         requested = self.body.get("RequestItems") or {}
         admitted: dict[str, list[Any]] = {}
         unprocessed: dict[str, list[Any]] = {}
         for table, requests in requested.items():
-            units = bucket(TABLE_WRITE_UNITS, "table-writes", self.current_account, table)
+            units = bucket(_write_capacity(self, table), "table-writes", self.current_account,
+                           table)
             for request in requests:
                 taken = units.take(_write_units(request))
                 (admitted if taken else unprocessed).setdefault(table, []).append(request)

@@ -84,12 +84,14 @@ class Runtime:
                      hop.bucket, hop.prefix, hop.s3_interval)
 
     def poll_pipes(self) -> tuple[int, int]:
-        """Run every pipe once: (stream records moved to Kinesis, records seen), the same
-        number for a pipe."""
-        moved = 0
+        """Run every pipe once: (stream records moved to Kinesis, records seen). A pipe whose
+        shard may hold records past its empty pages counts as having seen one: it is polled
+        again soon, not at the next write."""
+        moved = catching_up = 0
         for name, pipe in list(self.pipes.items()):
             moved += self._guard("pipe", name, pipe.poll) or 0
-        return moved, moved
+            catching_up += pipe.catching_up
+        return moved, moved + catching_up
 
     def poll_hoses(self) -> tuple[int, int]:
         """Run every delivery stream once: (records delivered, failed or dropped; records read)."""
