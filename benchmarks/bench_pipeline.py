@@ -169,7 +169,7 @@ def main() -> None:
             done += batch
             growth.append(f"{done // 1000}k {rss_mb(running['server']):.0f}")
         if args.memory_orders:
-            policy = retention.policy_from_env()
+            policy = retention.policy_of(s)
             kept = ("everything (retention off)" if policy.keeps_everything else
                     f"consumed records {policy.seconds:.0f} s, at most {policy.records} per shard")
             print(f"local retention: {kept}")

@@ -202,7 +202,7 @@ def test_00_setup_runs_in_jupyterlab_and_its_environment_check_shows_ok(
     screenshot = take_screenshot(page, check_cell, tmp_path)
     assert "Traceback" not in text, f"a cell failed (screenshot {screenshot}):\n{text}"
     assert f"prefix: {jupyter_lab.prefix}" in text and "target: local" in text, text
-    assert f"local AWS on 127.0.0.1:{jupyter_lab.aws_port} since" in text, text
+    assert f"local AWS on http://127.0.0.1:{jupyter_lab.aws_port} since" in text, text
     lines = [line.strip() for line in text.splitlines()]
     verdicts = [line for line in lines if re.match(r"(OK|FAIL)\s", line)]
     assert verdicts and all(line.startswith("OK ") for line in verdicts), "\n".join(verdicts)

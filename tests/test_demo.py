@@ -30,6 +30,6 @@ def test_the_demo_runs_end_to_end_twice_in_a_row_and_accounts_for_every_order(tm
         assert "generated 60 = delivered 60 + failed 0 (+ 0 duplicate lines)" in done.stdout
         assert "product_name  total_units" in done.stdout
         assert "queryable in Athena SQL: 60 orders" in done.stdout
-        assert "local AWS is not running" in done.stdout  # it stopped what it started
+        assert "stopped the local AWS (server pid" in done.stdout  # it stopped what it started
     for name in ("units_per_product.png", "revenue_per_minute.png"):
         assert (tmp_path / "charts" / name).read_bytes()[:4] == b"\x89PNG"

@@ -13,8 +13,12 @@ def test_on_aws_nothing_starts_or_stops_here(tmp_path):
 
 def test_start_is_idempotent_and_says_where_the_local_aws_runs(local_aws):
     text = lab.start(local_aws)
-    assert text.startswith(f"local AWS on 127.0.0.1:{local_aws.local_port} since ")
+    endpoint = f"http://127.0.0.1:{local_aws.local_port}"
+    assert text.startswith(f"local AWS on {endpoint} since ")
     assert "server pid" in text and "runtime pid" in text and "NOT running" not in text
+    # ... and how to point any SDK or the AWS CLI at it
+    assert (f"AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url "
+            f"{endpoint} --region us-east-1 dynamodb list-tables") in text
 
 
 def test_stopping_a_local_aws_that_is_not_running_says_so(tmp_path):

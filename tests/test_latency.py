@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -64,16 +65,15 @@ def test_measure_follows_new_orders_to_s3_and_to_the_query(fresh_stack):
     assert (stats["p50"] <= stats["p95"]).all() and (stats["p95"] <= stats["max"]).all()
 
 
-def test_buffering_reads_the_stack_and_the_local_override(fresh_stack, monkeypatch):
+def test_buffering_reads_the_stack_and_the_local_override(fresh_stack):
     s, _ = fresh_stack
-    monkeypatch.setenv("WORKSHOP_LOCAL_BUFFER_SECONDS", "2.5")
-    found = latency.buffering(s)
+    found = latency.buffering(dataclasses.replace(s, local_buffer_seconds=2.5))
     assert (found.s3_interval, found.s3_size_mb, found.processor_interval) == (60, 5, 60)
     assert found.local_override == 2.5
     assert str(found).startswith("Firehose buffering: 2.5 s here")
-    monkeypatch.delenv("WORKSHOP_LOCAL_BUFFER_SECONDS")
-    assert str(latency.buffering(s)) == ("Firehose buffering, as the stack says: deliver to S3 "
-                                         "every 60 s or 5 MB, call the transformer every 60 s.")
+    as_deployed = latency.buffering(dataclasses.replace(s, local_buffer_seconds=None))
+    assert str(as_deployed) == ("Firehose buffering, as the stack says: deliver to S3 "
+                                "every 60 s or 5 MB, call the transformer every 60 s.")
 
 
 def test_waiting_for_orders_that_never_come_reports_where_data_stops(fresh_stack):

@@ -15,7 +15,7 @@ from workshop import config, stack, streams
 from workshop.local import fastpaths, process, retention
 from workshop.local.checkpoint import hop_checkpoint
 from workshop.local.ports import free_port
-from workshop.local.retention import Policy, RetentionConfigError, policy_from_env
+from workshop.local.retention import Policy, policy_of
 from workshop.reconcile import reconcile
 
 GONE = Policy(seconds=0, records=0)  # drop every consumed record at once
@@ -61,13 +61,18 @@ def stream_shard(table):
     return dynamodb_backends["123456789012"]["us-east-1"].get_table(table).stream_shard
 
 
-def test_the_policy_comes_from_the_environment_with_a_clear_error():
-    assert policy_from_env({}) == Policy(retention.DEFAULT_SECONDS, retention.DEFAULT_RECORDS)
-    assert policy_from_env({retention.SECONDS_ENV: "30", retention.RECORDS_ENV: "5"}) == Policy(
-        30.0, 5)
-    assert policy_from_env({retention.SECONDS_ENV: "off"}).keeps_everything
-    with pytest.raises(RetentionConfigError, match="WORKSHOP_LOCAL_RETENTION_SECONDS=600"):
-        policy_from_env({retention.SECONDS_ENV: "an hour"})
+def test_the_policy_comes_from_the_environment_with_a_clear_error(monkeypatch):
+    for name in ("WORKSHOP_LOCAL_RETENTION_SECONDS", "WORKSHOP_LOCAL_RETENTION_RECORDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert policy_of(config.settings()) == Policy(3600.0, 20_000)
+    monkeypatch.setenv("WORKSHOP_LOCAL_RETENTION_SECONDS", "30")
+    monkeypatch.setenv("WORKSHOP_LOCAL_RETENTION_RECORDS", "5")
+    assert policy_of(config.settings()) == Policy(30.0, 5)
+    monkeypatch.setenv("WORKSHOP_LOCAL_RETENTION_SECONDS", "off")
+    assert policy_of(config.settings()).keeps_everything
+    monkeypatch.setenv("WORKSHOP_LOCAL_RETENTION_SECONDS", "an hour")
+    with pytest.raises(config.ConfigError, match="WORKSHOP_LOCAL_RETENTION_SECONDS=600"):
+        config.settings()
 
 
 def test_a_trimmed_stream_keeps_its_sequence_numbers_and_iterators(endpoint):
@@ -173,10 +178,8 @@ def test_the_pipeline_loses_nothing_while_every_consumed_record_is_dropped(tmp_p
                                                                          monkeypatch):
     from tests.test_local_pipeline import make_orders, write_burst
 
-    monkeypatch.setenv(retention.SECONDS_ENV, "0")
-    monkeypatch.setenv(retention.RECORDS_ENV, "0")
-    monkeypatch.setenv("WORKSHOP_LOCAL_BUFFER_SECONDS", "0.5")
-    s = config.Settings(local_port=free_port(), state_dir=tmp_path, prefix="ret")
+    s = config.Settings(local_port=free_port(), state_dir=tmp_path, prefix="ret",
+                        retention_seconds=0, retention_records=0, local_buffer_seconds=0.5)
     process.start(s)
     try:
         found = stack.deploy(s=s)

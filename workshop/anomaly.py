@@ -21,13 +21,14 @@ import pandas as pd
 
 from workshop import athena
 from workshop.config import Settings
+from workshop.errors import WorkshopError
 
 WINDOW = 10  # minutes of baseline before each minute
 MIN_MINUTES = 5  # minutes of baseline needed before a minute is judged at all
 THRESHOLD = 0.75  # flag a minute this far (as a fraction) above or below its baseline
 
 
-class AnomalyError(ValueError):
+class AnomalyError(WorkshopError, ValueError):
     """The sales series cannot be analysed as given; the message says what to change."""
 
 

@@ -19,6 +19,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from workshop.config import Settings, session, settings
+from workshop.errors import WorkshopError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from workshop.local.engine import LocalAthena
 
 
-class QueryError(RuntimeError):
+class QueryError(WorkshopError, RuntimeError):
     """A query failed; the message is Athena's reason (or the local engine's) and the next step."""
 
 

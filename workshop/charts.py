@@ -12,8 +12,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
+from workshop.errors import WorkshopError
 
-class ChartError(ValueError):
+
+class ChartError(WorkshopError, ValueError):
     """A DataFrame does not have the columns a chart needs."""
 
 

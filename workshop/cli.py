@@ -3,16 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from botocore.exceptions import EndpointConnectionError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
 
 from workshop import config
+from workshop.errors import WorkshopError
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def _number(kind: type[int] | type[float], low: float, above: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a number of `kind` at least `low` (or above it), else a clear refusal."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(
+                f"{text} is too small: use a number {'above' if above else 'of at least'} {low:g}")
+        return value
+    return parse
+
+
+COUNT = _number(int, 0)  # how many of something: 0 or more
+AT_LEAST_ONE = _number(int, 1)
+SECONDS = _number(float, 0)
+POSITIVE = _number(float, 0, above=True)
 
 
 def _local(args: argparse.Namespace) -> int:
@@ -37,6 +68,7 @@ def _deploy(args: argparse.Namespace) -> int:
             raise stack.StackError(
                 f"-p {item!r} is not KEY=VALUE; e.g. -p BufferIntervalSeconds=10")
         params[key] = value
+    stack.check_parameters(params)  # before anything is asked of AWS
     if args.plan:
         print(stack.plan(params))
         return 0
@@ -129,26 +161,26 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.set_defaults(func=_outputs)
 
     generate = sub.add_parser("generate", help="write gadget orders into OrderTable")
-    generate.add_argument("--count", type=int, default=None,
+    generate.add_argument("--count", type=COUNT, default=None,
                           help="how many orders (default: one every --interval s until Ctrl+C)")
     pace = generate.add_mutually_exclusive_group()
-    pace.add_argument("--interval", type=float, default=3.0, help="seconds between orders")
-    pace.add_argument("--rate", type=float, default=None, help="orders per second")
+    pace.add_argument("--interval", type=SECONDS, default=3.0, help="seconds between orders")
+    pace.add_argument("--rate", type=POSITIVE, default=None, help="orders per second")
     pace.add_argument("--burst", action="store_true", help="as fast as batch writes allow")
     generate.add_argument("--seed", type=int, default=None,
                           help="the same seed gives the same orders (as `workshop demo --seed`)")
-    generate.add_argument("--update", type=int, default=0, metavar="N",
+    generate.add_argument("--update", type=COUNT, default=0, metavar="N",
                           help="then update N of the orders (MODIFY events)")
-    generate.add_argument("--delete", type=int, default=0, metavar="N",
+    generate.add_argument("--delete", type=COUNT, default=0, metavar="N",
                           help="then delete N of the orders (REMOVE events)")
-    generate.add_argument("--history", type=int, default=None, metavar="MINUTES",
+    generate.add_argument("--history", type=AT_LEAST_ONE, default=None, metavar="MINUTES",
                           help="instead: a past of MINUTES minutes of sales, ending an hour ago")
-    generate.add_argument("--per-minute", type=int, default=20, metavar="N",
+    generate.add_argument("--per-minute", type=AT_LEAST_ONE, default=20, metavar="N",
                           help="orders in each minute of --history (default 20)")
-    generate.add_argument("--spike", type=int, default=None, metavar="MINUTE",
+    generate.add_argument("--spike", type=COUNT, default=None, metavar="MINUTE",
                           help="inject a spike (4x the orders) at this minute of --history "
                           "(0 is the oldest)")
-    generate.add_argument("--lull", type=int, default=None, metavar="MINUTE",
+    generate.add_argument("--lull", type=COUNT, default=None, metavar="MINUTE",
                           help="inject a lull (0.1x the orders) at this minute of --history")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
@@ -156,13 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     query = sub.add_parser("query", help="run Athena SQL (or a workshop query by name)")
     query.add_argument("sql", help="SQL text, or one of: units_per_product_today, "
                        "revenue_per_product, orders_per_minute, latest_state_per_order, ...")
-    query.add_argument("--max-rows", type=int, default=50)
+    query.add_argument("--max-rows", type=AT_LEAST_ONE, default=50)
     query.set_defaults(func=_query)
 
     demo = sub.add_parser("demo", help="the whole pipeline locally, end to end (make demo)")
-    demo.add_argument("--count", type=int, default=2000, help="orders to generate")
+    demo.add_argument("--count", type=AT_LEAST_ONE, default=2000, help="orders to generate")
     demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--timeout", type=float, default=180.0,
+    demo.add_argument("--timeout", type=POSITIVE, default=180.0,
                       help="seconds to wait for every order to reach S3")
     demo.add_argument("--output", type=Path, default=Path("output/demo"),
                       help="folder for the chart PNGs (default output/demo)")
@@ -173,38 +205,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a subcommand; known errors print one clear line and exit 1, never a traceback."""
-    args = build_parser().parse_args(argv)
-    handled: tuple[type[BaseException], ...] = (config.ConfigError, config.LocalModeViolation)
-    try:
-        from workshop.athena import QueryError
-        from workshop.demo import DemoError
-        from workshop.generator import GeneratorError
-        from workshop.local.ports import PortInUse
-        from workshop.local.process import LocalAWSError
-        from workshop.stack import StackError
+def explain(error: BaseException) -> str:
+    """One line for any error a command meets: the workshop's own message, or AWS's in words
+    that say what to do; anything else is named as a bug to report."""
+    if isinstance(error, WorkshopError):
+        return str(error)
+    if isinstance(error, (NoCredentialsError, ProfileNotFound)):
+        return (f"{error}. The aws target uses your AWS credentials: run `aws configure` (or "
+                "`aws sso login`), or set WORKSHOP_AWS_PROFILE to a profile that has them.")
+    if isinstance(error, EndpointConnectionError):
+        try:
+            local = config.settings().is_local
+        except WorkshopError:
+            local = True
+        hint = ("the local AWS is not running: start it with `workshop local start`" if local
+                else "check your network and WORKSHOP_REGION")
+        return f"cannot reach {error.kwargs.get('endpoint_url')}: {hint}"
+    if isinstance(error, ClientError):
+        found = error.response.get("Error", {})
+        return (f"AWS answered {found.get('Code', 'an error')} to {error.operation_name}: "
+                f"{found.get('Message', error)}")
+    if isinstance(error, BotoCoreError):
+        return f"the AWS SDK failed: {error}"
+    return (f"unexpected {type(error).__name__}: {error}. This is a bug in the workshop: please "
+            "report it with the command you ran (WORKSHOP_DEBUG=1 shows where it happened).")
 
-        handled = (*handled, LocalAWSError, PortInUse, StackError, GeneratorError, QueryError,
-                   DemoError)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; every error prints one line and exits 1, never a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        config.debug()  # refuses a WORKSHOP_DEBUG that is neither on nor off
         return args.func(args)
-    except handled as error:
-        print(f"workshop {args.command}: {error}", file=sys.stderr)
-        return 1
-    except (NoCredentialsError, ProfileNotFound) as error:
-        print(f"workshop {args.command}: {error}. The aws target uses your AWS credentials: run "
-              "`aws configure` (or `aws sso login`), or set WORKSHOP_AWS_PROFILE to a profile "
-              "that has them.", file=sys.stderr)
-        return 1
-    except EndpointConnectionError as error:
-        hint = ("the local AWS is not running: start it with `workshop local start`"
-                if config.settings().is_local else "check your network and region")
-        print(f"workshop {args.command}: cannot reach {error.kwargs.get('endpoint_url')}: {hint}",
-              file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 130
+    except Exception as error:
+        print(f"workshop {args.command}: {explain(error)}", file=sys.stderr)
+        with contextlib.suppress(WorkshopError):  # a bad WORKSHOP_DEBUG is refused elsewhere
+            if config.debug():
+                traceback.print_exc()
+        return 1
 
 
 if __name__ == "__main__":

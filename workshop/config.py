@@ -21,6 +21,8 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from workshop.errors import WorkshopError
+
 TARGETS = ("local", "aws")
 DEFAULT_LOCAL_PORT = 5123
 LOCAL_HOST = "127.0.0.1"
@@ -29,11 +31,11 @@ TEMPLATE_PATH = PROJECT_ROOT / "cloudformation" / "pipeline.yaml"
 LAMBDA_DIR = PROJECT_ROOT / "lambda"
 
 
-class ConfigError(ValueError):
+class ConfigError(WorkshopError, ValueError):
     """A workshop setting has a value the workshop cannot use."""
 
 
-class LocalModeViolation(RuntimeError):
+class LocalModeViolation(WorkshopError, RuntimeError):
     """Local mode tried to send a request somewhere other than the local AWS on 127.0.0.1."""
 
 
@@ -51,6 +53,11 @@ class Settings:
     # shard limits, unprocessed batch items, stream shard rollover: workshop.local.realism).
     # Off only to show what a kinder local AWS hides, or in a test that says why.
     realistic: bool = True
+    local_buffer_seconds: float | None = None  # shortens the local Firehose buffering intervals
+    # Consumed stream and Kinesis records the local AWS keeps (workshop.local.retention): this
+    # long (None: forever) and at most this many per shard, so its memory stays bounded.
+    retention_seconds: float | None = 3600.0
+    retention_records: int = 20_000
 
     @property
     def is_local(self) -> bool:
@@ -90,7 +97,22 @@ def _validate(s: Settings) -> Settings:
         )
     if not 1024 <= s.local_port <= 65535:
         raise ConfigError(f"WORKSHOP_LOCAL_PORT is {s.local_port}; choose a port in 1024-65535.")
+    if s.region not in regions("dynamodb"):
+        raise ConfigError(f"WORKSHOP_REGION is {s.region!r}, which is not an AWS region; choose "
+                          f"one of {', '.join(regions('dynamodb'))}.")
+    if s.region not in regions("pipes"):
+        raise ConfigError(f"WORKSHOP_REGION is {s.region!r}, where AWS has no EventBridge Pipes, "
+                          f"which the pipeline needs; choose one of {', '.join(regions('pipes'))}.")
     return s
+
+
+@lru_cache(maxsize=8)
+def regions(service: str) -> tuple[str, ...]:
+    """The regions AWS offers `service` in, in every partition, as botocore's endpoint data lists
+    them (the local AWS plays any of them, as AWS would)."""
+    core = botocore.session.get_session()
+    return tuple(sorted({region for partition in core.get_available_partitions()
+                         for region in core.get_available_regions(service, partition)}))
 
 
 SWITCH_WORDS = {"on": True, "true": True, "1": True, "yes": True,
@@ -106,6 +128,33 @@ def _switch(name: str, default: bool) -> bool:
         return SWITCH_WORDS[text.strip().lower()]
     except KeyError:
         raise ConfigError(f"{name} is {text!r}; use on or off.") from None
+
+
+FOREVER_WORDS = ("off", "none", "forever")
+
+
+def _amount(name: str, default: Any, kind: type[int] | type[float], example: str,
+            forever: bool = False) -> Any:
+    """A number of 0 or more from an environment variable (with `forever`, also off: None)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if forever and text.lower() in FOREVER_WORDS:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        also = ", or off" if forever else ""
+        raise ConfigError(f"{name} is {text!r}; give a {'whole ' if kind is int else ''}number "
+                          f"of 0 or more (e.g. {name}={example}){also}.")
+    return value
+
+
+def debug() -> bool:
+    """WORKSHOP_DEBUG=on: the `workshop` command prints a traceback under its one-line error."""
+    return _switch("WORKSHOP_DEBUG", False)
 
 
 def settings() -> Settings:
@@ -126,11 +175,29 @@ def settings() -> Settings:
         "profile": env.get("WORKSHOP_AWS_PROFILE") or env.get("AWS_PROFILE") or None,
         "state_dir": Path(env.get("WORKSHOP_STATE_DIR", PROJECT_ROOT / ".workshop")),
         "realistic": _switch("WORKSHOP_LOCAL_REALISTIC", True),
+        "local_buffer_seconds": _amount("WORKSHOP_LOCAL_BUFFER_SECONDS", None, float, "0.5"),
+        "retention_seconds": _amount("WORKSHOP_LOCAL_RETENTION_SECONDS", 3600.0, float, "600",
+                                     forever=True),
+        "retention_records": _amount("WORKSHOP_LOCAL_RETENTION_RECORDS", 20_000, int, "20000"),
     }
     if values["target"] == "local":
         values["region"] = env.get("WORKSHOP_REGION", "us-east-1")
     values.update(_overrides)
     return _validate(Settings(**values))
+
+
+def local_environment(s: Settings) -> dict[str, str]:
+    """The WORKSHOP_* variables that make settings() in a child process (the local AWS and its
+    runtime) read back the local settings of `s`."""
+    env = {"WORKSHOP_TARGET": "local", "WORKSHOP_LOCAL_PORT": str(s.local_port),
+           "WORKSHOP_REGION": s.region, "WORKSHOP_STATE_DIR": str(s.state_dir),
+           "WORKSHOP_LOCAL_REALISTIC": "on" if s.realistic else "off",
+           "WORKSHOP_LOCAL_RETENTION_SECONDS": ("off" if s.retention_seconds is None
+                                                else repr(s.retention_seconds)),
+           "WORKSHOP_LOCAL_RETENTION_RECORDS": str(s.retention_records),
+           "WORKSHOP_LOCAL_BUFFER_SECONDS": ("" if s.local_buffer_seconds is None
+                                             else repr(s.local_buffer_seconds))}
+    return env
 
 
 def configure(**changes: Any) -> Settings:

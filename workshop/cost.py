@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workshop import projection, template
+from workshop.errors import InvalidValue
 
 PRICES_AS_OF = "2025"
 PRICING_PAGES = "https://aws.amazon.com/pricing/ (or the AWS Pricing Calculator)"
@@ -116,7 +117,7 @@ def estimate(parameters: Mapping[str, Any] | None = None,
              queries_per_hour: float = DEFAULT_QUERIES_PER_HOUR) -> Estimate:
     """The hourly cost of the template deployed with `parameters`, at the given usage."""
     if orders_per_hour < 0 or queries_per_hour < 0:
-        raise ValueError("orders_per_hour and queries_per_hour must be zero or more.")
+        raise InvalidValue("orders_per_hour and queries_per_hour must be zero or more.")
     parameters = parameters or {}
     shards = _parameter("ShardCount", parameters)
     flush_seconds = max(_parameter("BufferIntervalSeconds", parameters), 1.0)

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from workshop import athena, charts, generator, stack
 from workshop.config import Settings, settings
+from workshop.errors import InvalidValue
 
 REFRESH_SECONDS = 3.0
 
@@ -74,7 +75,7 @@ def live(count: int = 60, rate: float = 6.0, refresh: float = REFRESH_SECONDS,
     """
     s = s or settings()
     if count < 1 or rate <= 0:
-        raise ValueError(f"count ({count}) and rate ({rate}) must be above 0")
+        raise InvalidValue(f"count ({count}) and rate ({rate}) must be above 0")
     table = stack.outputs(s)["TableName"]
     orders = generator.make_orders(count)  # new order ids on every run
     wanted = {o["orderid"] for o in orders}

@@ -7,7 +7,7 @@ stops what it started. Every step is a call into the package, as the notebooks m
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +15,15 @@ from pathlib import Path
 from workshop import athena, generator, stack
 from workshop.config import PROJECT_ROOT, Settings, settings
 from workshop.doctor import diagnose
+from workshop.errors import WorkshopError
 from workshop.local import process
 from workshop.reconcile import DeliveryTimeout, Reconciliation, wait_for_delivery
 
 OUTPUT_DIR = PROJECT_ROOT / "output" / "demo"
-DEMO_BUFFER_SECONDS = "1"  # local Firehose buffering for the demo (the template says 60 s)
+DEMO_BUFFER_SECONDS = 1.0  # local Firehose buffering for the demo (the template says 60 s)
 
 
-class DemoError(RuntimeError):
+class DemoError(WorkshopError, RuntimeError):
     """The demo could not finish; the message says which stage stalled."""
 
 
@@ -60,8 +61,8 @@ def run(count: int = 2000, seed: int = 42, timeout: float = 180.0,
                         "to local. On AWS, follow the notebooks.")
     started = time.monotonic()
     was_running = process.status(s).up
-    if not was_running:
-        os.environ.setdefault("WORKSHOP_LOCAL_BUFFER_SECONDS", DEMO_BUFFER_SECONDS)
+    if not was_running and s.local_buffer_seconds is None:
+        s = dataclasses.replace(s, local_buffer_seconds=DEMO_BUFFER_SECONDS)
     _step("Local AWS")
     print(process.start(s))
     try:

@@ -158,11 +158,9 @@ def _firehose_cloudwatch(name: str, s: Settings) -> int | None:
 
 def _flush_seconds(name: str, s: Settings) -> float:
     """The longest a record may wait in Firehose: the processor's and the S3 intervals."""
-    from workshop.local.firehose import buffer_override
-
     destination = client("firehose", s).describe_delivery_stream(DeliveryStreamName=name)[
         "DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
-    override = buffer_override() if s.is_local else None
+    override = s.local_buffer_seconds if s.is_local else None
     if override is not None:
         return override
     seconds = float(destination.get("BufferingHints", {}).get("IntervalInSeconds", 300))

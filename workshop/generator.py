@@ -37,6 +37,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from workshop.config import client, settings
+from workshop.errors import InvalidValue, WorkshopError
 
 log = logging.getLogger("workshop.generator")
 
@@ -58,7 +59,7 @@ _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
 
-class GeneratorError(RuntimeError):
+class GeneratorError(WorkshopError, RuntimeError):
     """The generator could not write, change or find orders; the message says what to do."""
 
     def __init__(self, message: str, report: WriteReport | None = None) -> None:
@@ -153,7 +154,7 @@ def iter_orders(seed: int | str | None = None, start: int = 0) -> Iterator[dict[
 def make_orders(count: int, seed: int | str | None = None, start: int = 0) -> list[dict[str, Any]]:
     """`count` orders (see `iter_orders`); `placed_at` is set again when each is written."""
     if count < 0:
-        raise ValueError(f"count is {count}; ask for 0 or more orders")
+        raise InvalidValue(f"count is {count}; ask for 0 or more orders")
     return list(islice(iter_orders(seed, start), count))
 
 
@@ -167,14 +168,14 @@ def history_counts(minutes: int, per_minute: int, spike: int | None = None,
     real traffic varies), times SPIKE_FACTOR or LULL_FACTOR at the spike and lull minutes
     (0 is the oldest minute)."""
     if minutes < 1 or per_minute < 1:
-        raise ValueError(f"a history needs at least 1 minute and 1 order per minute; got "
+        raise InvalidValue(f"a history needs at least 1 minute and 1 order per minute; got "
                          f"{minutes} minutes of {per_minute}")
     for name, minute in (("spike", spike), ("lull", lull)):
         if minute is not None and not 0 <= minute < minutes:
-            raise ValueError(f"{name} minute {minute} is outside the history: choose 0 to "
+            raise InvalidValue(f"{name} minute {minute} is outside the history: choose 0 to "
                              f"{minutes - 1} (0 is the oldest minute)")
     if spike is not None and spike == lull:
-        raise ValueError(f"the spike and the lull are both at minute {spike}: pick two minutes")
+        raise InvalidValue(f"the spike and the lull are both at minute {spike}: pick two minutes")
     rng = random.Random(f"{seed}-counts" if seed is not None else None)
     counts = [max(1, round(rng.gauss(per_minute, per_minute ** 0.5))) for _ in range(minutes)]
     if spike is not None:
@@ -333,14 +334,14 @@ def _write_paced(orders: Iterable[dict[str, Any]], report: WriteReport, bar: tqd
 
 def _pace(rate: float | None, interval: float | None) -> float:
     if rate is not None and interval is not None:
-        raise ValueError("give either rate (orders per second) or interval (seconds), not both")
+        raise InvalidValue("give either rate (orders per second) or interval (seconds), not both")
     if rate is not None:
         if rate <= 0:
-            raise ValueError(f"rate is {rate}; it must be above 0 orders per second")
+            raise InvalidValue(f"rate is {rate}; it must be above 0 orders per second")
         return 1.0 / rate
     interval = DEFAULT_INTERVAL if interval is None else interval
     if interval < 0:
-        raise ValueError(f"interval is {interval}; it must be 0 seconds or more")
+        raise InvalidValue(f"interval is {interval}; it must be 0 seconds or more")
     return interval
 
 
@@ -478,7 +479,7 @@ def change_orders(
     """
     ids = list(dict.fromkeys(orderids))
     if update < 0 or delete < 0:
-        raise ValueError("update and delete count orders: use 0 or more")
+        raise InvalidValue("update and delete count orders: use 0 or more")
     if update + delete > len(ids):
         raise GeneratorError(
             f"Cannot update {update} and delete {delete} of {len(ids)} orders: ask for at most "

@@ -37,4 +37,4 @@ def stop(s: Settings | None = None) -> str:
         return "Target aws: nothing runs on this machine."
     from workshop.local import process
 
-    return str(process.stop(s))
+    return process.stop(s)

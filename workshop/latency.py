@@ -28,13 +28,14 @@ import pandas as pd
 
 from workshop import athena, generator, stack
 from workshop.config import Settings, client, settings
+from workshop.errors import InvalidValue, WorkshopError
 from workshop.reconcile import ORDERS_PREFIX
 
 POLL_SECONDS = 0.5  # locally; on aws each Athena query takes a second or two anyway
 S3_TIME_RESOLUTION = 1.0  # LastModified is kept to the second
 
 
-class LatencyTimeout(TimeoutError):
+class LatencyTimeout(WorkshopError, TimeoutError):
     """Not every measured order became queryable in time; the message says where data stops."""
 
 
@@ -158,7 +159,7 @@ def measure(count: int = 100, rate: float | None = 20.0, timeout: float = 120.0,
     each one's latency to S3 and to queryable while they flow."""
     s = s or settings()
     if count < 1:
-        raise ValueError(f"count is {count}; measure at least 1 order")
+        raise InvalidValue(f"count is {count}; measure at least 1 order")
     poll = poll if poll is not None else (POLL_SECONDS if s.is_local else 3.0)
     found = stack.outputs(s)
     orders = generator.make_orders(count)  # no seed: new order ids on every run
@@ -218,8 +219,6 @@ class Buffering:
 
 def buffering(s: Settings | None = None) -> Buffering:
     """Read the delivery stream's buffering hints (and the local override, if any)."""
-    from workshop.local.firehose import buffer_override
-
     s = s or settings()
     name = stack.outputs(s)["DeliveryStreamName"]
     description = client("firehose", s).describe_delivery_stream(
@@ -232,7 +231,7 @@ def buffering(s: Settings | None = None) -> Buffering:
             if param["ParameterName"] == "BufferIntervalInSeconds":
                 processor = float(param["ParameterValue"])
     return Buffering(float(hints.get("IntervalInSeconds", 300)), float(hints.get("SizeInMBs", 5)),
-                     processor, buffer_override() if s.is_local else None)
+                     processor, s.local_buffer_seconds if s.is_local else None)
 
 
 def wait_until_queryable(orderids: list[str], timeout: float = 120.0,

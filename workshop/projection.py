@@ -25,6 +25,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from workshop.errors import WorkshopError
+
 # Java DateTimeFormatter letters the local engine reads, as strftime directives. Others (e.g.
 # `yy`, whose base year differs from strftime's %y) are refused rather than misread.
 JAVA_TO_STRFTIME = {"yyyy": "%Y", "uuuu": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M",
@@ -38,7 +40,7 @@ RELATIVE_BOUND = re.compile(
     re.IGNORECASE)
 
 
-class ProjectionError(ValueError):
+class ProjectionError(WorkshopError, ValueError):
     """A table's projection.* properties cannot be read as Athena reads them."""
 
 

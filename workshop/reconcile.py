@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workshop.config import Settings, client
+from workshop.errors import WorkshopError
 
 ORDERS_PREFIX = "orders/"
 ERRORS_PREFIX = "errors/"
@@ -110,7 +111,7 @@ def reconcile(orderids: Iterable[str], bucket: str, s: Settings | None = None,
     )
 
 
-class DeliveryTimeout(TimeoutError):
+class DeliveryTimeout(WorkshopError, TimeoutError):
     """Not every order reached the end of the pipeline in time."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from workshop import athena, generator, leftovers, reconcile, stack
 from workshop.config import Settings, settings
+from workshop.errors import WorkshopError
 
 # Short buffers, as notebook 01 deploys them: a rehearsal waits seconds, not minutes, for S3.
 PARAMETERS = {"BufferIntervalSeconds": 10, "ProcessorBufferIntervalSeconds": 10}
@@ -24,7 +25,7 @@ ORDERS = 200
 DELIVERY_SECONDS = {"local": 120.0, "aws": 600.0}
 
 
-class RehearsalFailed(RuntimeError):
+class RehearsalFailed(WorkshopError, RuntimeError):
     """A step of the rehearsal did not do what the learner's path needs."""
 
 

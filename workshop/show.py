@@ -23,13 +23,14 @@ from botocore.parsers import ResponseParserError
 
 from workshop import template
 from workshop.config import Settings, client, settings
+from workshop.errors import InvalidValue, WorkshopError
 from workshop.reconcile import ERRORS_PREFIX, ORDERS_PREFIX, object_keys, read_lines
 from workshop.streams import EventName, KinesisRecord, StreamRecord, plain
 
 KINDS = (EventName.INSERT, EventName.MODIFY, EventName.REMOVE)
 
 
-class ShowError(LookupError):
+class ShowError(WorkshopError, LookupError):
     """What was asked to be shown is not there (yet)."""
 
 
@@ -42,7 +43,7 @@ class Panels:
     def __init__(self, titles: Sequence[str], rows: Sequence[Sequence[str]],
                  caption: str = "") -> None:
         if any(len(row) != len(titles) for row in rows):
-            raise ValueError(f"every row needs {len(titles)} blocks, one per title")
+            raise InvalidValue(f"every row needs {len(titles)} blocks, one per title")
         self.titles = list(titles)
         self.rows = [list(row) for row in rows]
         self.caption = caption
@@ -72,7 +73,7 @@ def _default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"cannot show {type(value).__name__} as JSON")
+    raise InvalidValue(f"cannot show {type(value).__name__} as JSON")
 
 
 def pretty(value: Any) -> str:

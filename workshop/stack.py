@@ -20,11 +20,13 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from botocore.parsers import ResponseParserError
 
+from workshop import template
 from workshop.config import LAMBDA_DIR, TEMPLATE_PATH, Settings, client, settings
 from workshop.cost import Estimate, estimate
+from workshop.errors import WorkshopError
 
 
-class StackError(RuntimeError):
+class StackError(WorkshopError, RuntimeError):
     """The pipeline stack could not be deployed, read or removed."""
 
 
@@ -197,6 +199,23 @@ class DeployPlan:
         return "\n".join(lines)
 
 
+# Parameters the deploy sets itself: the prefix from WORKSHOP_PREFIX, the code it uploads.
+MANAGED_PARAMETERS = {"Prefix": "set WORKSHOP_PREFIX instead",
+                      "LambdaCodeBucket": "the deploy uploads the transformer itself",
+                      "LambdaCodeKey": "the deploy uploads the transformer itself"}
+
+
+def check_parameters(parameters: Mapping[str, Any] | None) -> None:
+    """Refuse a parameter the deploy sets itself, an undeclared one, or a value the template's
+    rule does not allow (as CloudFormation would), before anything is asked of AWS."""
+    for name in parameters or {}:
+        if name in MANAGED_PARAMETERS:
+            raise template.ParameterError(
+                f"Parameter {name!r} is set by the deploy, not by -p: "
+                f"{MANAGED_PARAMETERS[name]}.")
+    template.check_parameters(parameters or {})
+
+
 def _wanted(parameters: Mapping[str, Any] | None, s: Settings) -> dict[str, str]:
     _data, digest = package_lambda()
     wanted = {"Prefix": s.prefix, "LambdaCodeBucket": artifacts_bucket_name(s),
@@ -207,6 +226,7 @@ def _wanted(parameters: Mapping[str, Any] | None, s: Settings) -> dict[str, str]
 def plan(parameters: Mapping[str, Any] | None = None, s: Settings | None = None) -> DeployPlan:
     """What `deploy(parameters)` would do, in which account and region, at what hourly cost."""
     s = s or settings()
+    check_parameters(parameters)
     return _plan(parameters, s, describe(s))
 
 
@@ -255,6 +275,7 @@ def deploy(
     """
     s = s or settings()
     report = on_status or (lambda _msg: None)
+    check_parameters(parameters)
     existing = describe(s)
     if existing is not None:
         # moto never finishes a stack it left in progress: only a teardown helps.

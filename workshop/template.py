@@ -7,6 +7,9 @@ typed again in Python. Needs only PyYAML: the environment check reads the templa
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,12 +17,13 @@ from typing import Any
 import yaml
 
 from workshop.config import TEMPLATE_PATH
+from workshop.errors import WorkshopError
 
 NAME_PROPERTIES = ("BucketName", "TableName", "Name", "FunctionName", "DeliveryStreamName",
                    "LogStreamName", "LogGroupName", "PolicyName")  # the first one present names it
 
 
-class TemplateError(ValueError):
+class TemplateError(WorkshopError, ValueError):
     """The template cannot be read or lacks what is asked of it."""
 
 
@@ -118,3 +122,55 @@ def resource(logical_id: str, path: Path = TEMPLATE_PATH) -> dict[str, Any]:
         raise TemplateError(f"The template has no resource {logical_id!r}; it has: "
                             f"{', '.join(found)}.")
     return found[logical_id]
+
+
+class ParameterError(TemplateError):
+    """A deploy parameter is not one the template declares, or breaks the template's rule."""
+
+
+def check_parameters(values: Mapping[str, Any], path: Path = TEMPLATE_PATH) -> None:
+    """Refuse parameter values as CloudFormation would, before anything is deployed: names the
+    template does not declare, and values against each parameter's Type, AllowedValues,
+    AllowedPattern, MinLength/MaxLength and MinValue/MaxValue.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
+    """
+    declared = load(path).get("Parameters") or {}
+    unknown = [name for name in values if name not in declared]
+    if unknown:
+        hints = [f"{name} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
+            name, declared, n=1)) else name for name in unknown]
+        raise ParameterError(
+            f"Parameters: [{', '.join(hints)}] do not exist in the template; it declares "
+            f"{', '.join(declared)}.")
+    for name, value in values.items():
+        problem = _parameter_problem(declared[name], str(value))
+        if problem:
+            rule = declared[name].get("ConstraintDescription")
+            raise ParameterError(
+                f"Parameter {name!r} is {str(value)!r}: {problem}"
+                + (f" ({' '.join(str(rule).split()).rstrip('.')})" if rule else "")
+                + f". Pass another value, e.g. -p {name}={declared[name].get('Default', '...')}.")
+
+
+def _parameter_problem(rule: Mapping[str, Any], value: str) -> str:
+    """What is wrong with a value under one parameter's rule, or "" when nothing is."""
+    kind = str(rule.get("Type", "String"))
+    if "AllowedValues" in rule and value not in [str(v) for v in rule["AllowedValues"]]:
+        return f"it must be one of {', '.join(str(v) for v in rule['AllowedValues'])}"
+    if kind == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "it must be a number"
+        if "MinValue" in rule and number < float(rule["MinValue"]):
+            return f"it must be a number not less than {rule['MinValue']}"
+        if "MaxValue" in rule and number > float(rule["MaxValue"]):
+            return f"it must be a number not greater than {rule['MaxValue']}"
+        return ""
+    if "AllowedPattern" in rule and not re.fullmatch(str(rule["AllowedPattern"]), value):
+        return f"it must match pattern {rule['AllowedPattern']}"
+    if "MinLength" in rule and len(value) < int(rule["MinLength"]):
+        return f"it must contain at least {rule['MinLength']} characters"
+    if "MaxLength" in rule and len(value) > int(rule["MaxLength"]):
+        return f"it must contain at most {rule['MaxLength']} characters"
+    return ""

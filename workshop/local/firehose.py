@@ -25,7 +25,6 @@ import binascii
 import importlib.util
 import json
 import logging
-import os
 import re
 import time
 import uuid
@@ -36,6 +35,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from workshop.config import LAMBDA_DIR, Settings, client
+from workshop.errors import InvalidValue, WorkshopError
 from workshop.local.checkpoint import Checkpoint
 from workshop.local.wire import WireClient, WireError
 
@@ -69,12 +69,6 @@ class Outcome:
     read: int = 0
 
 
-def buffer_override() -> float | None:
-    """Seconds from WORKSHOP_LOCAL_BUFFER_SECONDS, the local override of buffering intervals."""
-    text = os.environ.get("WORKSHOP_LOCAL_BUFFER_SECONDS")
-    return float(text) if text else None
-
-
 def evaluate_prefix(prefix: str, when: datetime, error_output_type: str | None = None) -> str:
     """Evaluate Firehose's `!{timestamp:...}` and `!{firehose:...}` namespaces in a prefix."""
     java_to_strftime = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
@@ -87,11 +81,12 @@ def evaluate_prefix(prefix: str, when: datetime, error_output_type: str | None =
             return when.strftime(pattern)
         if namespace == "firehose" and expression == "error-output-type":
             if error_output_type is None:
-                raise ValueError("!{firehose:error-output-type} is only valid in ErrorOutputPrefix")
+                raise InvalidValue(
+                    "!{firehose:error-output-type} is only valid in ErrorOutputPrefix")
             return error_output_type
         if namespace == "firehose" and expression == "random-string":
             return uuid.uuid4().hex[:11]
-        raise ValueError(f"unsupported Firehose prefix expression !{{{match.group(1)}}}")
+        raise InvalidValue(f"unsupported Firehose prefix expression !{{{match.group(1)}}}")
 
     return re.sub(r"!\{([^}]+)\}", substitute, prefix)
 
@@ -134,7 +129,7 @@ def transformation_event(chunk: list[Buffered], delivery_stream_arn: str, source
     return event, record_ids
 
 
-class InvalidResponse(ValueError):
+class InvalidResponse(WorkshopError, ValueError):
     """The transformer's answer breaks Firehose's contract; the whole invocation fails."""
 
 
@@ -174,7 +169,7 @@ class FirehoseHop:
         source = description.get("Source", {}).get("KinesisStreamSourceDescription", {})
         self.source_arn = source.get("KinesisStreamARN")
         if not self.source_arn:
-            raise ValueError(f"delivery stream {self.name} has no Kinesis source")
+            raise InvalidValue(f"delivery stream {self.name} has no Kinesis source")
         # moto's shard iterators lose the stream when it is named by ARN: name it by name.
         self.source_name = self.source_arn.split("/")[-1]
         destination = description["Destinations"][0]["ExtendedS3DestinationDescription"]
@@ -182,7 +177,7 @@ class FirehoseHop:
         self.prefix = destination.get("Prefix", "")
         self.error_prefix = destination.get("ErrorOutputPrefix", "")
         hints = destination.get("BufferingHints", {})
-        override = buffer_override()
+        override = s.local_buffer_seconds
         self.s3_interval = override if override is not None else float(
             hints.get("IntervalInSeconds", 300))
         self.s3_size = float(hints.get("SizeInMBs", 5)) * MB

@@ -22,10 +22,11 @@ from moto.firehose.models import firehose_backends
 from moto.glue.models import glue_backends
 from moto.pipes.models import pipes_backends
 
+from workshop.errors import WorkshopError
 from workshop.local.realism import take_fault
 
 
-class ResourceFailure(Exception):
+class ResourceFailure(WorkshopError):
     """A resource could not be created or deleted: its stack fails as CloudFormation's does."""
 
 

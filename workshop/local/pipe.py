@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from workshop.config import Settings, client
+from workshop.errors import WorkshopError
 from workshop.local.checkpoint import Checkpoint
 from workshop.local.wire import WireClient
 from workshop.shards import CAUGHT_UP_EMPTY_PAGES, table_stream_shards
@@ -28,7 +29,7 @@ GET_RECORDS_MAX = 1000  # DynamoDB Streams GetRecords limit per call
 SHARDS_SECONDS = 5.0  # how often the stream's shard list is described again
 
 
-class PipeConfigError(ValueError):
+class PipeConfigError(WorkshopError, ValueError):
     """The pipe's settings are not something the local runtime (or AWS) can carry out."""
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import socket
 
+from workshop.errors import WorkshopError
 
-class PortInUse(RuntimeError):
+
+class PortInUse(WorkshopError, RuntimeError):
     """The port chosen for the local AWS is taken by another program."""
 
 

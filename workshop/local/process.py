@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workshop.config import Settings, settings
+from workshop.config import LOCAL_HOST, Settings, local_environment, settings
+from workshop.errors import WorkshopError
 from workshop.local.checkpoint import CHECKPOINTS
 from workshop.local.ports import PortInUse, port_is_free
 
@@ -29,7 +30,7 @@ PROCESSES = ("server", "runtime")  # the server first: the runtime needs it
 SERVER_MALLOC_ARENAS = 2
 
 
-class LocalAWSError(RuntimeError):
+class LocalAWSError(WorkshopError, RuntimeError):
     """The local AWS could not be started, reached or stopped."""
 
 
@@ -40,21 +41,29 @@ class Status:
     running: dict[str, int]  # process name -> pid
     port: int | None
     started_at: str | None
+    region: str = "us-east-1"
 
     @property
     def up(self) -> bool:
         """True when both the server and the runtime run."""
         return set(self.running) == set(PROCESSES)
 
+    @property
+    def endpoint(self) -> str | None:
+        """The URL any AWS SDK or the AWS CLI can be pointed at, while the server runs."""
+        return f"http://{LOCAL_HOST}:{self.port}" if self.port else None
+
     def __str__(self) -> str:
         if not self.running:
             return "local AWS is not running (start it with `workshop local start`)"
         parts = ", ".join(f"{name} pid {pid}" for name, pid in self.running.items())
         missing = [name for name in PROCESSES if name not in self.running]
-        text = f"local AWS on 127.0.0.1:{self.port} since {self.started_at} ({parts})"
+        text = f"local AWS on {self.endpoint} since {self.started_at} ({parts})"
         if missing:
-            text += f"; NOT running: {', '.join(missing)} (see {', '.join(missing)}.log)"
-        return text
+            return text + f"; NOT running: {', '.join(missing)} (see {', '.join(missing)}.log)"
+        return (f"{text}\nAny AWS SDK or the AWS CLI can use it, with dummy credentials, e.g.\n"
+                f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url "
+                f"{self.endpoint} --region {self.region} dynamodb list-tables")
 
 
 def _pid_file(s: Settings, name: str) -> Path:
@@ -91,7 +100,7 @@ def status(s: Settings | None = None) -> Status:
         info = json.loads((s.local_dir / "local.json").read_text())
     port = info.get("port") if running else None
     return Status(running, port if isinstance(port, int) else None,
-                  str(info.get("started_at")) if running else None)
+                  str(info.get("started_at")) if running else None, s.region)
 
 
 def wait_until_ready(s: Settings, timeout: float = 30.0) -> None:
@@ -112,9 +121,7 @@ def wait_until_ready(s: Settings, timeout: float = 30.0) -> None:
 
 def _spawn(s: Settings, name: str, args: list[str]) -> int:
     log = open(s.local_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-    env = {**os.environ, "WORKSHOP_TARGET": "local", "WORKSHOP_LOCAL_PORT": str(s.local_port),
-           "WORKSHOP_REGION": s.region, "WORKSHOP_STATE_DIR": str(s.state_dir),
-           "WORKSHOP_LOCAL_REALISTIC": "on" if s.realistic else "off"}
+    env = {**os.environ, **local_environment(s)}
     if name == "server":
         # glibc gives threads malloc arenas of their own; the server's request threads then
         # fragment memory: 472 MB resident after 100,000 orders, 426 MB with two arenas
@@ -219,9 +226,14 @@ def stop_process(name: str, s: Settings | None = None, timeout: float = 10.0) ->
     return True
 
 
-def stop(s: Settings | None = None) -> Status:
-    """Stop the runtime, then the server; processes the workshop did not start are left alone."""
+def stop(s: Settings | None = None) -> str:
+    """Stop the runtime, then the server, and say which; processes the workshop did not start
+    are left alone. Everything the local AWS held is gone afterwards."""
     s = s or settings()
+    before = status(s)
     for name in reversed(PROCESSES):
         stop_process(name, s)
-    return status(s)
+    if not before.running:
+        return str(before)
+    pids = ", ".join(f"{name} pid {pid}" for name, pid in before.running.items())
+    return f"stopped the local AWS ({pids}); what it held is gone"

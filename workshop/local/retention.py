@@ -24,7 +24,6 @@ AWS (moto keeps every one it ever handed out, a new one per GetRecords).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -39,29 +38,22 @@ from moto.firehose.models import firehose_backends
 from moto.kinesis.models import kinesis_backends
 from moto.pipes.models import pipes_backends
 
+from workshop.config import Settings
 from workshop.local.checkpoint import hop_checkpoint
 from workshop.local.fastpaths import records_lock, trimmed
 from workshop.local.realism import CLOSED, stream_shards
 
 log = logging.getLogger("workshop.local.retention")
-SECONDS_ENV = "WORKSHOP_LOCAL_RETENTION_SECONDS"
-RECORDS_ENV = "WORKSHOP_LOCAL_RETENTION_RECORDS"
-DEFAULT_SECONDS = 3600.0
-DEFAULT_RECORDS = 20_000
 SWEEP_SECONDS = 1.0
 ITERATOR_SECONDS = 900.0  # AWS: a shard iterator expires 15 minutes after it is returned
-
-
-class RetentionConfigError(ValueError):
-    """A retention setting in the environment is not a number."""
 
 
 @dataclass(frozen=True)
 class Policy:
     """How long consumed records are kept: both limits apply; None keeps everything."""
 
-    seconds: float | None = DEFAULT_SECONDS
-    records: int = DEFAULT_RECORDS
+    seconds: float | None
+    records: int
 
     @property
     def keeps_everything(self) -> bool:
@@ -69,24 +61,9 @@ class Policy:
         return self.seconds is None
 
 
-def policy_from_env(env: dict[str, str] | None = None) -> Policy:
-    """The retention policy from WORKSHOP_LOCAL_RETENTION_SECONDS and ..._RECORDS."""
-    env = dict(os.environ) if env is None else env
-    seconds_text = env.get(SECONDS_ENV, "").strip().lower()
-    records_text = env.get(RECORDS_ENV, "").strip()
-    if seconds_text in ("off", "none", "forever"):
-        return Policy(seconds=None)
-    try:
-        seconds = float(seconds_text) if seconds_text else DEFAULT_SECONDS
-        records = int(records_text) if records_text else DEFAULT_RECORDS
-    except ValueError:
-        raise RetentionConfigError(
-            f"{SECONDS_ENV}={seconds_text!r} / {RECORDS_ENV}={records_text!r}: give seconds and "
-            f"a record count as numbers (e.g. {SECONDS_ENV}=600 {RECORDS_ENV}=20000), or "
-            f"{SECONDS_ENV}=off to keep every record") from None
-    if seconds < 0 or records < 0:
-        raise RetentionConfigError(f"{SECONDS_ENV} and {RECORDS_ENV} cannot be negative")
-    return Policy(seconds=seconds, records=records)
+def policy_of(s: Settings) -> Policy:
+    """The retention policy of the settings (WORKSHOP_LOCAL_RETENTION_SECONDS and _RECORDS)."""
+    return Policy(seconds=s.retention_seconds, records=s.retention_records)
 
 
 def _epoch(moment: datetime) -> float:
@@ -238,9 +215,8 @@ def expire_iterators(max_age: float = ITERATOR_SECONDS) -> int:
     return expired
 
 
-def start(local_dir: Path, policy: Policy | None = None) -> threading.Thread:
+def start(local_dir: Path, policy: Policy) -> threading.Thread:
     """Run the sweeper in a daemon thread of the local AWS process."""
-    policy = policy or policy_from_env()
 
     def run() -> None:
         while True:

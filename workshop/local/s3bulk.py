@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from workshop.config import Settings
+from workshop.errors import WorkshopError
 from workshop.local import routes
 from workshop.local.wire import local_endpoint
 
@@ -38,11 +39,11 @@ ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
 
-class BulkUnavailable(RuntimeError):
+class BulkUnavailable(WorkshopError, RuntimeError):
     """The local AWS has no bulk routes (or could not be reached): use GetObject instead."""
 
 
-class NoSuchBucket(LookupError):
+class NoSuchBucket(WorkshopError, LookupError):
     """The bucket named in a bulk request does not exist in the local S3."""
 
 

@@ -65,9 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = start_server(args.port)
     collect_less()
-    retention.start(settings().local_dir)  # forgets records the local hops have consumed
+    s = settings()
+    retention.start(s.local_dir, retention.policy_of(s))  # forgets consumed records
     log.info("local AWS listening on 127.0.0.1:%d (%s)", args.port,
-             "realistic: AWS's documented limits and empty pages" if settings().realistic
+             "realistic: AWS's documented limits and empty pages" if s.realistic
              else "realism off")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workshop.config import LOCAL_HOST, LocalModeViolation, Settings
+from workshop.errors import WorkshopError
 
 TARGETS = {  # service -> (X-Amz-Target prefix, content type, signing name moto routes by)
     "dynamodbstreams": ("DynamoDBStreams_20120810", "application/x-amz-json-1.0", "dynamodb"),
@@ -24,7 +25,7 @@ TARGETS = {  # service -> (X-Amz-Target prefix, content type, signing name moto 
 }
 
 
-class WireError(RuntimeError):
+class WireError(WorkshopError, RuntimeError):
     """The local AWS answered a wire call with an error."""
 
     def __init__(self, code: str, message: str) -> None:
