@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,42 +15,8 @@ from tests.helpers import moto_server
 from workshop import config
 
 # --- local AWS ---------------------------------------------------------------------------------
-# One real local AWS (moto server + runtime, as `workshop local start` runs them) for the test
-# session, on a free port with its own state folder, so a developer's own local AWS is untouched.
-
-LOCAL_BUFFER_SECONDS = "0.5"  # short Firehose buffering keeps the pipeline tests quick
-
-
-@pytest.fixture(scope="session")
-def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[config.Settings]:
-    from workshop.local import process
-    from workshop.local.ports import free_port
-
-    saved = {k: os.environ.get(k) for k in
-             ("WORKSHOP_TARGET", "WORKSHOP_LOCAL_PORT", "WORKSHOP_STATE_DIR",
-              "WORKSHOP_LOCAL_BUFFER_SECONDS", "WORKSHOP_PREFIX", "WORKSHOP_LOCAL_REALISTIC")}
-    os.environ.update({
-        "WORKSHOP_TARGET": "local",
-        # As unkind as AWS (workshop.local.realism), whatever the developer's own setting.
-        "WORKSHOP_LOCAL_REALISTIC": "on",
-        "WORKSHOP_LOCAL_PORT": str(free_port()),
-        "WORKSHOP_STATE_DIR": str(tmp_path_factory.mktemp("workshop-state")),
-        "WORKSHOP_LOCAL_BUFFER_SECONDS": LOCAL_BUFFER_SECONDS,
-    })
-    os.environ.pop("WORKSHOP_PREFIX", None)
-    config.reset()
-    s = config.settings()
-    process.start(s)
-    try:
-        yield s
-    finally:
-        process.stop(s)
-        config.reset()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+# `local_aws` (the session's local AWS) lives in the project's root conftest.py, shared with the
+# notebooks; these helpers build on it.
 
 
 def unique_prefix() -> str:
@@ -112,70 +77,3 @@ def moto_local(moto_port: int, tmp_path_factory: pytest.TempPathFactory
                          state_dir=tmp_path_factory.mktemp("state"))
     yield s
     config.reset()
-
-
-# --- notebooks -----------------------------------------------------------------------------------
-# `pytest --nbval` runs notebooks/ after tests/ (testpaths order) against this session's local AWS
-# (the local_aws fixture: a free port, its own state folder, short Firehose buffering). Kernels
-# inherit os.environ when nbval starts them, at the first cell of each notebook; the participant
-# prefix is fixed just before that, so resource names in the outputs match the committed ones.
-
-NOTEBOOK_PREFIX = "learner"  # the prefix the committed notebook outputs were produced with
-
-
-def _is_notebook_cell(item: pytest.Item) -> bool:
-    return type(item).__module__.split(".")[0] == "nbval"
-
-
-class _NotebookPrefix:
-    """Sets WORKSHOP_PREFIX before the first notebook's kernel starts, not before (tests/ items
-    run first and expect the default prefix)."""
-
-    def __init__(self, s: config.Settings) -> None:
-        self.s = s
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if _is_notebook_cell(item) and os.environ.get("WORKSHOP_PREFIX") != NOTEBOOK_PREFIX:
-            os.environ["WORKSHOP_PREFIX"] = NOTEBOOK_PREFIX
-            config.reset()
-            _reap_when_stopped(self.s)  # the processes running now, after tests/ restarted some
-
-
-def _reap_when_stopped(s: config.Settings) -> None:
-    """Collect the local AWS processes as soon as they exit.
-
-    This process started them, and 99_cleanup stops them from a kernel: until their parent
-    collects them they stay zombies, which the kernel's stop would wait on for its full timeout.
-    """
-    import contextlib
-    import threading
-
-    from workshop.local import process
-
-    def reap(pid: int) -> None:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-
-    for pid in process.status(s).running.values():
-        threading.Thread(target=reap, args=(pid,), daemon=True, name=f"reap-{pid}").start()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def notebooks_local_aws(request: pytest.FixtureRequest) -> Iterator[config.Settings | None]:
-    """When the session collected notebooks, start the local AWS for them at the session's start."""
-    if not any(_is_notebook_cell(item) for item in request.session.items):
-        yield None
-        return
-    s = request.getfixturevalue("local_aws")
-    saved = os.environ.get("WORKSHOP_PREFIX")
-    plugin = _NotebookPrefix(s)
-    request.config.pluginmanager.register(plugin, "workshop-notebook-prefix")
-    try:
-        yield s
-    finally:
-        request.config.pluginmanager.unregister(plugin)
-        if saved is None:
-            os.environ.pop("WORKSHOP_PREFIX", None)
-        else:
-            os.environ["WORKSHOP_PREFIX"] = saved

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import unique_prefix, wait_for
 
+from tests.conftest import unique_prefix, wait_for
 from workshop import config, doctor, generator, stack, template
 from workshop.doctor import FIREHOSE, KINESIS, LINES, ROWS, Stage
 

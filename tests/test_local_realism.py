@@ -1,7 +1,7 @@
 """The local AWS is as unkind as AWS documents: each behaviour is injected, and the code that
 depends on it survives it (while the kinder loops the workshop had before do not).
 
-Every test runs against the session's local AWS (tests/conftest.py), realistic by default.
+Every test runs against the session's local AWS (the root conftest.py), realistic by default.
 """
 
 from __future__ import annotations
