@@ -124,6 +124,16 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logs(args: argparse.Namespace) -> int:
+    from workshop import logs
+
+    printed = logs.tail(logs.since(args.since), follow=args.follow)
+    if not printed and not args.follow:
+        print(f"No transformer log lines in the last {args.since}; orders are transformed when "
+              "Firehose's buffer is due (`workshop doctor` shows where data is).", file=sys.stderr)
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from workshop.doctor import diagnose
 
@@ -199,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", type=Path, default=Path("output/demo"),
                       help="folder for the chart PNGs (default output/demo)")
     demo.set_defaults(func=_demo)
+
+    logs = sub.add_parser("logs", help="the transformer's log (CloudWatch on aws, a file locally)")
+    logs.add_argument("--since", default="10m", help="how far back, e.g. 30s, 10m, 2h, 1d")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    logs.set_defaults(func=_logs)
 
     doctor = sub.add_parser("doctor", help="count the data at each stage; name where it stops")
     doctor.set_defaults(func=_doctor)

@@ -382,10 +382,15 @@ def _findings(stages: list[Stage], evidence: _Evidence, s: Settings, found: dict
     if errors and not counts[LINES]:
         codes = Counter(f"{e.get('errorCode')}: {e.get('errorMessage')}" for e in errors)
         reason, seen = codes.most_common(1)[0]
+        marked = reason.startswith("Lambda.ProcessingFailedStatus")
         findings.append(Finding(
             LINES, "The transformer fails every record: all of them went to errors/.",
-            "fix the producer or the transformer (lambda/transformer.py), then replay the raw "
-            "data of the error records", f"{len(errors)} error records, {seen} with '{reason}'"
+            ("fix the producer or the transformer (lambda/transformer.py), then replay the raw "
+             "data of the error records") if marked else
+            ("the function itself failed (it raised, ran past its Timeout or answered out of "
+             "Firehose's contract): `workshop logs` shows why; fix lambda/transformer.py, "
+             "`workshop deploy`, then replay the raw data of the error records"),
+            f"{len(errors)} error records, {seen} with '{reason}'"
             f"; first raw data: {_raw_sample(errors[0])}"))
     if evidence.pending_since is not None and evidence.flush_seconds is not None:
         age = now - evidence.pending_since

@@ -181,13 +181,12 @@ class DeployPlan:
     account: str
     region: str
     stack_name: str
-    action: str  # "create", "update", "recreate" (local only) or "none"
+    action: str  # "create", "update" or "none"
     parameters: dict[str, str]
     cost: Estimate | None  # None on the local target: nothing is billed
 
     def __str__(self) -> str:
-        verb = {"create": "Create", "update": "Update", "recreate": "Recreate",
-                "none": "Leave unchanged"}[self.action]
+        verb = {"create": "Create", "update": "Update", "none": "Leave unchanged"}[self.action]
         lines = [f"{verb} stack {self.stack_name}",
                  f"  target   {self.target}",
                  f"  account  {self.account}",
@@ -241,7 +240,7 @@ def _plan(parameters: Mapping[str, Any] | None, s: Settings,
         body = client("cloudformation", s).get_template(StackName=s.stack_name)["TemplateBody"]
         unchanged = body == TEMPLATE_PATH.read_text() and all(
             current.get(k) == v for k, v in wanted.items())
-        action = "none" if unchanged else ("recreate" if s.is_local else "update")
+        action = "none" if unchanged else "update"
     return DeployPlan(target=s.target, account=account_id(s), region=s.region,
                       stack_name=s.stack_name, action=action, parameters=wanted,
                       cost=None if s.is_local else estimate(parameters))
@@ -302,10 +301,6 @@ def deploy(
     cfn = client("cloudformation", s)
     if intended.action == "update":
         return _update(cfn, s, body, wanted, report)
-    if intended.action == "recreate":
-        # moto's update_stack reports success without applying anything: recreate instead.
-        report(f"Stack {s.stack_name} changed: recreating it on the local AWS")
-        delete_stack(s, report)
     report(f"Creating stack {s.stack_name}")
     _create(cfn, s, body, wanted, report)
     made = describe(s) or {}
@@ -390,6 +385,7 @@ def _update(cfn: Any, s: Settings, body: str, wanted: Mapping[str, Any],
             return outputs(s)
         raise StackError(f"Updating stack {s.stack_name} failed: {error}") from error
     _wait(cfn, "stack_update_complete", s)
+    report(f"Stack {s.stack_name} is UPDATE_COMPLETE")
     return outputs(s)
 
 
@@ -399,12 +395,15 @@ def _wait(cfn: Any, waiter_name: str, s: Settings) -> None:
         cfn.get_waiter(waiter_name).wait(
             StackName=s.stack_name, WaiterConfig={"Delay": delay, "MaxAttempts": 360})
     except WaiterError as error:
-        step = ("Look at the resource above in the CloudFormation console, remove what holds "
-                "it, then run `workshop teardown` again." if waiter_name == "stack_delete_complete"
-                else "Run `workshop teardown`, fix the cause, then deploy again.")
-        raise StackError(
-            f"Stack {s.stack_name} did not finish ({waiter_name}): {first_failure(s)}. {step}"
-        ) from error
+        step = {
+            "stack_delete_complete": "Look at the resource above in the CloudFormation console, "
+                                     "remove what holds it, then run `workshop teardown` again.",
+            "stack_update_complete": "The update was rolled back: the stack and its data are as "
+                                     "they were. Change the template or parameters as the reason "
+                                     "says, then deploy again.",
+        }.get(waiter_name, "Run `workshop teardown`, fix the cause, then deploy again.")
+        raise StackError(f"Stack {s.stack_name} did not finish ({waiter_name}): "
+                         f"{first_failure(s).rstrip('.')}. {step}") from error
 
 
 EMPTY_ATTEMPTS = 3

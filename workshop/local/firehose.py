@@ -31,12 +31,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 from workshop.config import LAMBDA_DIR, Settings, client
 from workshop.errors import InvalidValue, WorkshopError
 from workshop.local.checkpoint import Checkpoint
+from workshop.local.functions import FunctionError, FunctionTimedOut, LocalFunction
 from workshop.local.wire import WireClient, WireError
 
 log = logging.getLogger("workshop.local.firehose")
@@ -129,22 +130,50 @@ def transformation_event(chunk: list[Buffered], delivery_stream_arn: str, source
     return event, record_ids
 
 
+# errorCode and errorMessage of Firehose's error output, as real error records carry them.
+FUNCTION_ERROR = ("Lambda.FunctionError",
+                  "The Lambda function was successfully invoked but it returned an error result.")
+TIMED_OUT = ("Lambda.FunctionTimedOut", "The Lambda function invocation timed out. Increase the "
+             "Timeout setting in the Lambda function.")
+NOT_THE_STATUS_MODEL = ("Lambda.JsonProcessingException",
+                        "There was an error parsing returned records from the Lambda function. "
+                        "Ensure that the returned records follow the status model required by "
+                        "Firehose.")
+MISSING_RECORD_ID = ("Lambda.MissingRecordId", "One or more record Ids were not returned. Ensure "
+                     "that the Lambda function returns all received record Ids.")
+DUPLICATED_RECORD_ID = ("Lambda.DuplicatedRecordId", "One or more record Ids were returned more "
+                        "than once. Ensure that the Lambda function returns each received record "
+                        "Id once.")
+
+
 class InvalidResponse(WorkshopError, ValueError):
     """The transformer's answer breaks Firehose's contract; the whole invocation fails."""
 
+    def __init__(self, detail: str, error: tuple[str, str] = FUNCTION_ERROR) -> None:
+        super().__init__(detail)
+        self.code, self.message = error
+
 
 def validate_response(response: Any, record_ids: list[str]) -> list[dict[str, Any]]:
-    """Check a transformer response against its request; return its entries by input order."""
+    """Check a transformer response against its request; return its entries by input order.
+
+    A broken contract fails the whole invocation with the errorCode Firehose gives it: a
+    response that is not the status model, a recordId missing or unknown, one returned twice
+    (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-status-model.html).
+    """
     if not isinstance(response, dict) or not isinstance(response.get("records"), list):
-        raise InvalidResponse("response is not an object with a 'records' list")
+        raise InvalidResponse("response is not an object with a 'records' list",
+                              NOT_THE_STATUS_MODEL)
     by_id: dict[str, dict[str, Any]] = {}
     known = set(record_ids)  # a list would make this check quadratic in the batch size
     for entry in response["records"]:
         record_id = entry.get("recordId") if isinstance(entry, dict) else None
         if not isinstance(record_id, str) or record_id not in known:
-            raise InvalidResponse(f"response has an unknown recordId {record_id!r}")
+            raise InvalidResponse(f"response has an unknown recordId {record_id!r}",
+                                  MISSING_RECORD_ID)
         if record_id in by_id:
-            raise InvalidResponse(f"response repeats recordId {record_id!r}")
+            raise InvalidResponse(f"response repeats recordId {record_id!r}",
+                                  DUPLICATED_RECORD_ID)
         if entry.get("result") not in RESULTS:
             raise InvalidResponse(f"record {record_id} has result {entry.get('result')!r}")
         if entry["result"] == "Ok":
@@ -155,7 +184,8 @@ def validate_response(response: Any, record_ids: list[str]) -> list[dict[str, An
         by_id[record_id] = entry
     missing = [rid for rid in record_ids if rid not in by_id]
     if missing:
-        raise InvalidResponse(f"response is missing {len(missing)} recordId(s), e.g. {missing[0]}")
+        raise InvalidResponse(f"response is missing {len(missing)} recordId(s), e.g. {missing[0]}",
+                              MISSING_RECORD_ID)
     return [by_id[rid] for rid in record_ids]
 
 
@@ -199,7 +229,8 @@ class FirehoseHop:
         self.buffer: list[Buffered] = []
         self.buffer_bytes = 0
         self.totals = Outcome()
-        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
+        self.function = LocalFunction(self.processor["arn"], s) if self.processor else None
+        self.identity: tuple[str, str] = ("", "")  # set by the runtime: what it was made from
 
     @staticmethod
     def _processor(destination: dict[str, Any], override: float | None) -> dict[str, Any] | None:
@@ -355,22 +386,24 @@ class FirehoseHop:
             return
         event, record_ids = transformation_event(chunk, self.arn, self.source_arn, self.region)
         attempts = 0
-        reason = ""
-        code = "Lambda.FunctionError"
+        code, reason = FUNCTION_ERROR
         while attempts <= self.processor["retries"]:
             attempts += 1
+            event["invocationId"] = str(uuid.uuid4())  # each attempt is an invocation of its own
             try:
-                response = self.handler()(event, self._context())
-                entries = validate_response(response, record_ids)
+                entries = validate_response(self.invoke(event), record_ids)
             except InvalidResponse as error:
-                code, reason = "Lambda.InvalidOutput", str(error)
-            except Exception as error:  # the function failed: Firehose retries the invocation
-                code, reason = "Lambda.FunctionError", f"{type(error).__name__}: {error}"
+                (code, reason), detail = (error.code, error.message), str(error)
+            except FunctionTimedOut as error:
+                (code, reason), detail = TIMED_OUT, str(error)
+            except FunctionError as error:
+                (code, reason), detail = FUNCTION_ERROR, str(error)
             else:
                 self._collect(chunk, entries, attempts, ok_lines, errors, outcome)
                 return
-            log.warning("%s: invocation %d of %d failed: %s", self.name, attempts,
-                        self.processor["retries"] + 1, reason)
+            log.warning("%s: invocation %d of %d failed with %s: %s (`workshop logs` shows the "
+                        "function's own log)", self.name, attempts, self.processor["retries"] + 1,
+                        code, detail)
         for item in chunk:
             errors.append(self._error_record(item, attempts, code, reason))
         outcome.failed += len(chunk)
@@ -402,22 +435,17 @@ class FirehoseHop:
             "lambdaArn": self.processor["arn"] if self.processor else None,
         }
 
-    def handler(self) -> Callable[[dict[str, Any], Any], Any]:
-        """The processor's handler, loaded once from lambda/ by the function's Handler setting."""
-        if self._handler is None:
-            assert self.processor is not None
-            function = self.lambda_client.get_function(FunctionName=self.processor["arn"])
-            self._handler = load_handler(function["Configuration"]["Handler"])
-        return self._handler
+    def close(self) -> None:
+        """End the processor's execution environment (a worker process)."""
+        if self.function is not None:
+            self.function.stop()
 
-    def _context(self) -> SimpleNamespace:
-        deadline = time.monotonic() + 60
-        return SimpleNamespace(
-            function_name=self.processor["arn"].split(":")[-1] if self.processor else "",
-            invoked_function_arn=self.processor["arn"] if self.processor else "",
-            aws_request_id=str(uuid.uuid4()),
-            get_remaining_time_in_millis=lambda: int((deadline - time.monotonic()) * 1000),
-        )
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Invoke the processor's deployed code with a transformation event (workshop.local.
+        functions); its latest deployment is picked up first."""
+        assert self.function is not None
+        self.function.refresh()
+        return self.function.invoke(event)
 
     def _put(self, key_prefix: str, body: bytes) -> str:
         now = datetime.now(UTC)

@@ -23,6 +23,7 @@ from moto.glue.models import glue_backends
 from moto.pipes.models import pipes_backends
 
 from workshop.errors import WorkshopError
+from workshop.local import updates
 from workshop.local.realism import take_fault
 
 
@@ -315,6 +316,79 @@ def _event(stack: Any, logical_id: str, physical_id: str, resource_type: str, st
                               resource_status_reason=reason, resource_properties=None))
 
 
+def _update_in_place(stack: Any, template: str, role_arn: str | None,
+                     parameters: dict[str, Any], tags: dict[str, str] | None) -> None:
+    """UpdateStack as CloudFormation does it (workshop.local.updates): every change checked
+    first; then resources added, removed and changed in place, each with its events. A refused
+    change leaves everything as it was: UPDATE_FAILED, then UPDATE_ROLLBACK_COMPLETE."""
+    from moto.cloudformation.parsing import clean_json
+
+    stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    rmap = stack.resource_map
+    new = stack.parse_template(template)
+    old_values = updates.parameter_values(stack.template_dict, stack.parameters or {})
+    new_values = updates.parameter_values(new, parameters)
+    found = updates.changes(stack.template_dict, new, old_values, new_values)
+    try:
+        updates.check(found)
+    except updates.UpdateRefused as refused:
+        logical_id, kind = refused.workshop_resource
+        _event(stack, logical_id, "", kind, "UPDATE_FAILED", str(refused))
+        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=(
+            f"The following resource(s) failed to update: [{logical_id}]."))
+        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        return
+    removed = {c.logical_id: rmap._resource_json_map[c.logical_id] for c in found
+               if c.action == "Remove"}
+    # The new template and parameters in force: Refs and Subs resolve to the new values.
+    rmap._template, rmap.input_parameters = new, parameters
+    rmap.load_mapping()
+    rmap.load_parameters()
+    rmap.load_conditions()
+    rmap._resource_json_map = new["Resources"]
+    current = ""
+    try:
+        for change in found:
+            current = change.logical_id
+            resource = rmap._parsed_resources.get(change.logical_id)
+            physical = str(getattr(resource, "physical_resource_id", "") or "")
+            if change.action == "Remove":
+                _event(stack, current, physical, change.resource_type, "DELETE_IN_PROGRESS", None)
+                if resource is not None:
+                    rmap._delete_resource(resource, removed[current])
+                    rmap._parsed_resources.pop(current, None)
+                _event(stack, current, physical, change.resource_type, "DELETE_COMPLETE", None)
+                continue
+            if change.resource_type in updates.NOT_MODELLED:
+                continue
+            _event(stack, current, physical, change.resource_type, "UPDATE_IN_PROGRESS"
+                   if change.action == "Modify" else "CREATE_IN_PROGRESS", None)
+            if change.action == "Add":
+                resource = rmap[current]  # moto makes a resource when it is first asked for
+            else:
+                props = clean_json(new["Resources"][current].get("Properties") or {}, rmap)
+                resource = updates.apply(rmap, change, props)
+                rmap._parsed_resources[current] = resource
+            physical = str(getattr(resource, "physical_resource_id", "") or physical)
+            _event(stack, current, physical, change.resource_type, "UPDATE_COMPLETE"
+                   if change.action == "Modify" else "CREATE_COMPLETE", None)
+    except Exception as error:  # the local AWS cannot undo a half-applied update
+        _event(stack, current, "", "", "UPDATE_FAILED", _reason(error))
+        stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=_reason(error))
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+        return
+    stack.template = template
+    stack._parse_template()
+    stack.output_map = stack._create_output_map()
+    stack.role_arn = role_arn
+    stack.parameters = parameters
+    if tags is not None:
+        stack.tags = tags
+    stack._add_stack_event("UPDATE_COMPLETE")
+    stack.status = "UPDATE_COMPLETE"
+
+
 def _stacks_fail_as_on_aws() -> None:
     """moto leaves a stack whose resource failed CREATE_IN_PROGRESS (its half-made resources
     behind, an HTTP 500 answer), and deletes a stack whose bucket still holds objects while
@@ -334,7 +408,6 @@ def _stacks_fail_as_on_aws() -> None:
         return
     create_resource = parsing.parse_and_create_resource
     create_resources = Stack.create_resources
-    update = Stack.update
     outputs = Stack.outputs
     delete_bucket = FakeBucket.delete_from_cloudformation_json.__func__
     delete_stack = CloudFormationBackend.delete_stack
@@ -379,7 +452,7 @@ def _stacks_fail_as_on_aws() -> None:
                 self._add_stack_event("UPDATE_FAILED", resource_status_reason=(
                     f"The following resource(s) failed to create: [{logical_id}]."))
                 return
-        update(self, template, role_arn, parameters=parameters, tags=tags)
+        _update_in_place(self, template, role_arn, parameters or {}, tags)
 
     def create_naming_the_resource(logical_id: str, resource_json: dict[str, Any],
                                    *args: Any, **kwargs: Any) -> Any:

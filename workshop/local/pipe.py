@@ -91,6 +91,7 @@ class PipeHop:
         self._initial: set[str] | None = None  # the shards there when the pipe started
         self.finished: set[str] = set()  # closed shards read to their end
         self.empty_pages: dict[str, int] = {}  # shard id -> empty pages in a row
+        self.identity: tuple[str, str] = ("", "")  # set by the runtime: what it was made from
         self.moved = 0
 
     def _iterator(self, shard_id: str) -> str | None:

@@ -33,6 +33,11 @@ DISCOVER_SECONDS = 1.0
 SERVER_GONE_SECONDS = 15
 
 
+def _hose_identity(description: dict[str, Any]) -> tuple[str, str]:
+    """What changes when a delivery stream is updated (VersionId) or made again (its creation)."""
+    return str(description.get("VersionId")), str(description.get("CreateTimestamp"))
+
+
 class Runtime:
     """Finds the local pipes and delivery streams and keeps their data moving."""
 
@@ -57,28 +62,40 @@ class Runtime:
         a new hop.
         """
         pipes = self.clients("pipes")
-        running = {p["Name"]: p["Arn"] for page in pipes.get_paginator("list_pipes").paginate()
+        running = {p["Name"]: (p["Arn"], str(p.get("LastModifiedTime")))
+                   for page in pipes.get_paginator("list_pipes").paginate()
                    for p in page.get("Pipes", []) if p.get("CurrentState") == "RUNNING"}
         for name, hop in list(self.pipes.items()):
-            if running.get(name) != hop.arn:
+            if running.get(name) != hop.identity:
                 del self.pipes[name]
-                log.info("pipe %s: not running any more; its hop stops", name)
+                log.info("pipe %s: stopped, updated or replaced; its hop starts again from its "
+                         "checkpoint if it runs", name)
         for name in set(running) - set(self.pipes):
             description = pipes.describe_pipe(Name=name)
-            self.pipes[name] = PipeHop(description, self.s, self._checkpoint("pipe", name))
+            hop = PipeHop(description, self.s, self._checkpoint("pipe", name))
+            hop.identity = running[name]
+            self.pipes[name] = hop
             log.info("pipe %s: moving %s -> %s", name, description["Source"],
                      description["Target"])
         firehose = self.clients("firehose")
         hose_names = set(firehose.list_delivery_streams(Limit=10000).get(
             "DeliveryStreamNames", []))
-        for gone in set(self.hoses) - hose_names:
-            del self.hoses[gone]
+        descriptions = {name: firehose.describe_delivery_stream(
+            DeliveryStreamName=name)["DeliveryStreamDescription"] for name in hose_names}
+        for name, hop in list(self.hoses.items()):
+            found = descriptions.get(name)
+            if found is None or _hose_identity(found) != hop.identity:
+                hop.close()  # read but unflushed records are read again from the checkpoint
+                del self.hoses[name]
+                if found is not None:
+                    log.info("firehose %s: updated or replaced; its hop starts again from its "
+                             "checkpoint", name)
         for name in hose_names - set(self.hoses):
-            description = firehose.describe_delivery_stream(
-                DeliveryStreamName=name)["DeliveryStreamDescription"]
+            description = descriptions[name]
             if description.get("DeliveryStreamType") != "KinesisStreamAsSource":
                 continue
             hop = FirehoseHop(description, self.s, self._checkpoint("firehose", name))
+            hop.identity = _hose_identity(description)
             self.hoses[name] = hop
             log.info("firehose %s: %s -> s3://%s/%s (buffer %.1f s)", name, hop.source_arn,
                      hop.bucket, hop.prefix, hop.s3_interval)

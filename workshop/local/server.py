@@ -14,7 +14,7 @@ import signal
 import threading
 
 from workshop.config import settings
-from workshop.local import changes, fastpaths, models, realism, retention, s3bulk
+from workshop.local import changes, fastpaths, functions, models, realism, retention, s3bulk
 from workshop.local.keepalive import LocalServer
 from workshop.local.ports import PortInUse, port_is_free
 
@@ -34,6 +34,7 @@ def start_server(port: int) -> LocalServer:
         realism.install()  # after the fast paths: it wraps their methods
     changes.install()  # after the fast paths: it counts the writes they make
     s3bulk.install()  # the query engine's bulk read of the local S3
+    functions.install(port)  # GetFunction's Code.Location: the deployed zip, served here
     server = LocalServer(port)  # moto's app, with keep-alive connections
     server.start()
     return server
