@@ -11,6 +11,7 @@ LIST on AWS, and the bytes of the objects in them.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from workshop.config import Settings, session, settings
+from workshop.cost import ATHENA_MIN_MB_PER_QUERY, ATHENA_PER_TB
 from workshop.errors import WorkshopError
 
 if TYPE_CHECKING:
@@ -74,6 +76,40 @@ class QueryStatistics:
     partitions: int | None = None  # projected partitions enumerated (one S3 LIST each on AWS)
     data_scanned_in_bytes: int | None = None
     engine_execution_time_in_millis: int | None = None
+
+    @property
+    def billed_bytes(self) -> int | None:
+        """The bytes Athena bills: rounded up to the megabyte, 10 MB at least per query
+        (https://aws.amazon.com/athena/pricing/)."""
+        if self.data_scanned_in_bytes is None:
+            return None
+        megabytes = max(math.ceil(self.data_scanned_in_bytes / MB), ATHENA_MIN_MB_PER_QUERY)
+        return megabytes * MB
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the query costs on Athena, at ATHENA_PER_TB dollars a terabyte scanned."""
+        billed = self.billed_bytes
+        return None if billed is None else billed / TB * ATHENA_PER_TB
+
+    def __str__(self) -> str:
+        if self.data_scanned_in_bytes is None:
+            return "scanned: not reported"
+        text = (f"scanned {self.data_scanned_in_bytes / MB:.2f} MB (billed "
+                f"{(self.billed_bytes or 0) // MB} MB), ${self.cost_usd:.6f}")
+        if self.partitions is not None:
+            text += f"; {self.partitions} projected partition(s) listed"
+        return text
+
+
+MB = 1024 * 1024
+TB = 1024 ** 4
+
+
+def statistics(frame: pd.DataFrame) -> QueryStatistics:
+    """The statistics a query's DataFrame carries (empty ones for a frame made otherwise)."""
+    found = frame.attrs.get("statistics")
+    return found if isinstance(found, QueryStatistics) else QueryStatistics()
 
 _engines: dict[tuple[Settings, str], LocalAthena] = {}
 _engines_lock = threading.Lock()

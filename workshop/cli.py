@@ -112,6 +112,7 @@ def _query(args: argparse.Namespace) -> int:
     frame = athena.run(args.sql) if args.sql in athena.QUERIES else athena.query(args.sql)
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 160):
         print(frame.to_string(index=False, max_rows=args.max_rows))
+    print(athena.statistics(frame))
     return 0
 
 
