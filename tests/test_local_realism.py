@@ -301,6 +301,9 @@ def test_a_new_pipe_is_creating_before_it_runs_and_stopping_before_it_stops(loca
         assert pipes.describe_pipe(Name=pipe)["CurrentState"] in ("STOPPING", "STOPPED")
         wait_for(lambda: pipes.describe_pipe(Name=pipe)["CurrentState"] == "STOPPED",
                  realism.PIPE_STATE_SECONDS * 3, "the pipe to stop")
+        # moto's own states would go on to STARTING and RUNNING: on AWS it waits for StartPipe.
+        time.sleep(realism.PIPE_STATE_SECONDS * 2.5)
+        assert pipes.describe_pipe(Name=pipe)["CurrentState"] == "STOPPED"
     finally:
         pipes.delete_pipe(Name=pipe)
 

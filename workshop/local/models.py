@@ -532,10 +532,30 @@ def _stacks_fail_as_on_aws() -> None:
     CloudFormationBackend.delete_stack = delete_or_fail
 
 
+def _stopped_pipes_stay_stopped() -> None:
+    """moto's pipe states go STOPPED -> STARTING -> RUNNING by themselves, so a stopped pipe
+    starts again at the next look. On AWS a pipe stays STOPPED until StartPipe, which moto's
+    start_pipe models by setting STARTING itself."""
+    from moto.pipes.models import Pipe
+
+    if getattr(Pipe._get_next_status, "_workshop", False):
+        return
+    original = Pipe._get_next_status
+
+    def next_status(self: Any, previous: str | None) -> str | None:
+        if previous == "STOPPED":
+            return previous
+        return original(self, previous)
+
+    next_status._workshop = True  # type: ignore[attr-defined]
+    Pipe._get_next_status = next_status
+
+
 def register() -> None:
     """Make moto's template parser see the models above (its model map is cached on first use)."""
     _bucket_as_the_template_says()
     _stacks_fail_as_on_aws()
+    _stopped_pipes_stay_stopped()
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
