@@ -135,6 +135,33 @@ def _logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _class(args: argparse.Namespace) -> int:
+    import time
+
+    from workshop import classroom
+
+    s = config.settings()
+    where = f"the {s.target} target" + ("" if s.is_local else f", region {s.region}")
+    if args.action == "teardown":
+        if not args.yes:
+            print(f"workshop class teardown deletes every participant's stack and data on {where}:"
+                  " pass --yes to do it.", file=sys.stderr)
+            return 1
+        left = classroom.teardown(on_status=print)
+        for prefix, names in left.items():
+            print(f"LEFT for {prefix}: {', '.join(names)}")
+        print("Nothing of the class is left." if not left else
+              f"{len(left)} participant(s) have something left: see above.")
+        return 1 if left else 0
+    while True:
+        print(f"Class on {where}, {time.strftime('%H:%M:%S')}:")
+        print(classroom.table(classroom.status()))
+        if not args.watch:
+            return 0
+        time.sleep(args.watch)
+        print()
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from workshop.doctor import diagnose
 
@@ -215,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--since", default="10m", help="how far back, e.g. 30s, 10m, 2h, 1d")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     logs.set_defaults(func=_logs)
+
+    classroom = sub.add_parser(
+        "class", help="instructors: every participant's pipeline, or remove them all")
+    classroom.add_argument("action", choices=["status", "teardown"])
+    classroom.add_argument("--watch", type=POSITIVE, default=None, metavar="SECONDS",
+                           help="status: refresh every SECONDS until Ctrl+C")
+    classroom.add_argument("--yes", action="store_true",
+                           help="teardown: really delete every participant's stack")
+    classroom.set_defaults(func=_class)
 
     doctor = sub.add_parser("doctor", help="count the data at each stage; name where it stops")
     doctor.set_defaults(func=_doctor)

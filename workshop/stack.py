@@ -45,6 +45,9 @@ class DeployNotConfirmed(StackError):
 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/control-access-with-iam.html).
 CAPABILITIES = ["CAPABILITY_IAM"]
 
+# Every stack of the workshop carries these tags: the class view finds participants by them.
+WORKSHOP_TAG = ("workshop", "gadget-sales")
+PARTICIPANT_TAG = "participant"  # its value is the participant's prefix
 FAILED_STATES = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "ROLLBACK_IN_PROGRESS",
                  "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"}
 
@@ -329,8 +332,8 @@ def _create(cfn: Any, s: Settings, body: str, wanted: Mapping[str, Any],
         cfn.create_stack(StackName=s.stack_name, TemplateBody=body,
                          Parameters=_parameters(wanted), Capabilities=CAPABILITIES,
                          DisableRollback=True,
-                         Tags=[{"Key": "workshop", "Value": "gadget-sales"},
-                               {"Key": "participant", "Value": s.prefix}])
+                         Tags=[{"Key": WORKSHOP_TAG[0], "Value": WORKSHOP_TAG[1]},
+                               {"Key": PARTICIPANT_TAG, "Value": s.prefix}])
     except (ClientError, ResponseParserError) as error:
         raise _create_failed(s, _reason(error)) from error
     waiter, attempt = "stack_create_complete", 1
