@@ -13,7 +13,10 @@ bytes of the objects in those partitions (what Athena would scan of JSON) and Du
 
 It refuses what it cannot run faithfully, never answering with wrong rows: a function sqlglot
 cannot translate raises `UnsupportedQuery` naming it, and so does DDL such as
-`CREATE EXTERNAL TABLE`, because locally the tables come from Glue, through the template.
+`CREATE EXTERNAL TABLE`, because locally the tables come from Glue, through the template. Where
+sqlglot's DuckDB SQL would mean something else than Athena's (split_part past the end, date_diff,
+a subscript past the end...), workshop.local.sql rewrites the call into a DuckDB macro that keeps
+Athena's meaning, or refuses it by name (docs/local-sql.md lists both).
 
 Why a cache and not DuckDB reading the local S3 through pyathena's fsspec filesystem: measured
 on 2,000 objects (benchmarks/bench_query.py), fsspec fetched every object again on each query
@@ -46,7 +49,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from workshop.athena import QueryError, QueryStatistics, UnsupportedQuery
 from workshop.config import Settings, client, settings
-from workshop.local import pruning
+from workshop.local import pruning, sql
 from workshop.local.glue import GlueTable, spelling_of
 from workshop.local.segments import FetchStats, Segment, SegmentCache
 
@@ -61,12 +64,11 @@ DDL_MESSAGE = (
     "and partitions are read from the S3 keys: there is nothing to create or repair. Query the "
     "tables as they are (e.g. SELECT * FROM orders LIMIT 10); to change a table, change the "
     "template and run `workshop deploy`.")
-FUNCTION_HINTS = {
-    "format_datetime": "use date_format(ts, '%Y-%m-%d %H:%i') (MySQL-style pattern) instead",
-    "to_iso8601": "use date_format(ts, '%Y-%m-%dT%H:%i:%sZ') instead",
-}
 ROWS_SCHEMA = '"_loaded_rows"'  # DuckDB schema of the loaded tables; views name them as Glue does
 MISSING_FUNCTION = re.compile(r'Function with name "?([\w.]+)"? does not exist', re.IGNORECASE)
+DUCKDB_REFUSALS = (  # DuckDB's error on a construct the translation could not see coming
+    ("UNNEST requires a single list", "UNNEST of a map"),
+)
 
 
 def _quote(name: str) -> str:
@@ -129,6 +131,8 @@ class LocalAthena:
         self._con.execute("SET preserve_insertion_order = false")
         self._con.execute(f"CREATE SCHEMA {_quote(self.database)}")
         self._con.execute(f"CREATE SCHEMA {ROWS_SCHEMA}")
+        for macro in sql.MACROS:  # Athena's meaning where DuckDB's own functions differ
+            self._con.execute(macro)
         # Turns results into pandas (_frame). A database of its own: preserve_insertion_order
         # is a setting of the whole database, and this one must keep it (on, the default).
         self._pandas = duckdb.connect()
@@ -358,12 +362,12 @@ def read_json(table: GlueTable, spelling: tuple[str, ...], files: list[str]) -> 
     return f"read_json({', '.join(options)})"
 
 
-def parse(sql: str) -> exp.Expression:
+def parse(text: str) -> exp.Expression:
     """Parse one Athena statement; refuse what the local engine must not run."""
-    if LOCAL_DDL.match(sql):
+    if LOCAL_DDL.match(text):
         raise UnsupportedQuery(DDL_MESSAGE)
     try:
-        statements = [s for s in sqlglot.parse(sql, read=READ_DIALECT) if s is not None]
+        statements = [s for s in sqlglot.parse(text, read=sql.PARSE_DIALECT) if s is not None]
     except ParseError as error:
         raise _syntax_error(error) from error
     except TokenError as error:
@@ -414,17 +418,10 @@ def referenced_tables(statement: exp.Expression, database: str,
 
 
 def unsupported_functions(statement: exp.Expression) -> list[str]:
-    """Functions sqlglot does not know in Athena's dialect, so cannot translate faithfully."""
+    """Functions sqlglot does not know in Athena's dialect (and workshop.local.sql does not
+    translate), so cannot run faithfully."""
     names = [f.name.lower() for f in statement.find_all(exp.Anonymous, exp.AnonymousAggFunc)]
-    return list(dict.fromkeys(names))
-
-
-def _unsupported_function(name: str) -> UnsupportedQuery:
-    hint = FUNCTION_HINTS.get(name.lower(), "rewrite the query without it")
-    return UnsupportedQuery(
-        f"Function {name}() is not available in the local engine: it has no faithful DuckDB "
-        f"translation, so it is refused rather than risk wrong rows. {hint[0].upper()}{hint[1:]}, "
-        "or run the query on Athena (WORKSHOP_TARGET=aws).", function=name)
+    return list(dict.fromkeys(n for n in names if n not in sql.TRANSLATED))
 
 
 def to_duckdb(statement: exp.Expression, database: str, tables: dict[str, GlueTable],
@@ -436,34 +433,46 @@ def to_duckdb(statement: exp.Expression, database: str, tables: dict[str, GlueTa
 def qualified(statement: exp.Expression, database: str,
               tables: dict[str, GlueTable]) -> exp.Expression:
     """The parsed query with every column named by its table, and typed by the tables' schema."""
+    statement = sql.prepare(statement.copy())
     names = unsupported_functions(statement)
     if names:
-        raise _unsupported_function(names[0])
-    schema = {database: {name: t.schema for name, t in tables.items()}}
-    statement = statement.copy()
+        raise sql.refusal(names[0])
+    # sqlglot refuses a database without tables; a constant SELECT needs none.
+    schema = {database: {name: t.schema for name, t in tables.items()}} if tables else {}
     for table in statement.find_all(exp.Table):
         table.set("catalog", None)  # AwsDataCatalog, Athena's name for Glue: one catalog here
     try:
         tree = qualify(statement, dialect=READ_DIALECT, db=database, schema=schema)
         # Types let the DuckDB generator keep Trino semantics, e.g. integer division.
-        return annotate_types(tree, schema=schema, dialect=READ_DIALECT)
+        return sql.qualified_names(annotate_types(tree, schema=schema, dialect=READ_DIALECT))
     except OptimizeError as error:
         raise QueryError(f"{error} (Athena would answer COLUMN_NOT_FOUND or similar).") from error
 
 
 def generate(tree: exp.Expression, pretty: bool = False) -> str:
     """DuckDB SQL for a qualified query; a part without a translation is refused."""
+    tree = sql.translate(tree.copy())  # a copy: the caller still prunes partitions on `tree`
     try:
         return tree.sql(dialect="duckdb", pretty=pretty, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:
+        reason = str(error).splitlines()[0].rstrip(".")  # sqlglot repeats it, one per line
         raise UnsupportedQuery(
-            f"The local engine cannot translate part of this query to DuckDB: {error}. Run it on "
-            "Athena (WORKSHOP_TARGET=aws) or rewrite that part.") from error
+            f"The local engine cannot translate part of this query to DuckDB: {reason}. Run it "
+            "on Athena (WORKSHOP_TARGET=aws) or rewrite that part.") from error
 
 
 def _duckdb_error(error: duckdb.Error, duck_sql: str) -> QueryError:
+    """Athena's error for DuckDB's: a refusal where a macro or DuckDB names one."""
     text = str(error).splitlines()[0]
+    if refused := sql.runtime_refusal(str(error)):
+        return refused
+    if failure := sql.runtime_failure(str(error)):
+        return QueryError(f"The query fails, as it does on Athena: {failure}. Fix the query, "
+                          "then run it again.")
+    for clue, construct in DUCKDB_REFUSALS:
+        if clue in text:
+            return sql.refusal(construct)
     if isinstance(error, duckdb.CatalogException) and (match := MISSING_FUNCTION.search(text)):
-        return _unsupported_function(match.group(1))
+        return sql.refusal(match.group(1))
     log.debug("DuckDB failed on: %s", duck_sql)
     return QueryError(f"The local engine could not run the query: {text}")
