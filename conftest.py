@@ -56,7 +56,7 @@ class _SessionAWS:
         process.start(self.settings)
         return self.settings
 
-    def stop(self) -> None:
+    def stop(self, keep_state: bool = False) -> None:
         if self.settings is None:
             return
         from workshop.local import process
@@ -68,7 +68,10 @@ class _SessionAWS:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        if keep_state:  # the local AWS's logs, for whoever looks into the failure
+            print(f"\nThe session's local AWS logs are kept in {self.state_dir}/local/")
+        else:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
         self.settings = None
 
 
@@ -81,8 +84,8 @@ def local_aws() -> Iterator[config.Settings]:
     yield _session_aws.start()
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    _session_aws.stop()
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _session_aws.stop(keep_state=exitstatus != 0)
 
 
 # --- notebooks -----------------------------------------------------------------------------------

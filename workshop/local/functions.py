@@ -26,26 +26,26 @@ import hashlib
 import io
 import json
 import logging
-import math
-import multiprocessing
+import queue
+import subprocess
 import sys
-import time
-import traceback
+import threading
 import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from workshop.config import LOCAL_HOST, Settings, client
 from workshop.errors import WorkshopError
+from workshop.local import lambda_worker
 
 log = logging.getLogger("workshop.local.functions")
 ROUTE = "/_workshop/functions/code"
 PAYLOAD_LIMIT = 6 * 1024 * 1024  # bytes of a synchronous invocation's request and response
+IPC_GRACE_SECONDS = 0.25  # past the Timeout, for the answer to cross the pipe
 
 
 class FunctionError(WorkshopError):
@@ -112,110 +112,6 @@ def install(port: int) -> None:
 
 # --- the runtime side: a worker per function ---------------------------------------------------
 
-def _write(log_file: Any, message: str) -> None:
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    for line in message.rstrip("\n").splitlines() or [""]:
-        log_file.write(f"{stamp} {line}\n")
-    log_file.flush()
-
-
-class _LogFile(io.TextIOBase):
-    """stdout and stderr of a worker: every line into the function's log, timestamped."""
-
-    def __init__(self, log_file: Any) -> None:
-        self.file, self.pending = log_file, ""
-
-    def write(self, text: str) -> int:
-        self.pending += text
-        while "\n" in self.pending:
-            line, self.pending = self.pending.split("\n", 1)
-            _write(self.file, line)
-        return len(text)
-
-
-class _RequestId(logging.Filter):
-    request_id = ""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = self.request_id
-        return True
-
-
-@dataclass
-class LambdaContext:
-    """The context object a handler receives, with the fields Lambda's Python runtime gives."""
-
-    function_name: str
-    function_version: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    deadline: float  # time.monotonic() when the invocation times out
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the invocation times out."""
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-def _serve(conn: Any, code_dir: str, handler: str, log_name: str, memory_mb: int,
-           function_name: str, version: str) -> None:
-    """The worker: import the handler once, then answer invocations until told to stop."""
-    log_file = open(log_name, "a", encoding="utf-8")  # noqa: SIM115 - for the worker's life
-    sys.stdout = sys.stderr = _LogFile(log_file)  # type: ignore[assignment]
-    request = _RequestId()
-    root = logging.getLogger()
-    console = logging.StreamHandler(sys.stdout)
-    # Lambda's Python runtime: "[LEVEL]\t<UTC time>\t<request id>\t<message>"
-    formatter = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t"
-                                  "%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
-    console.setFormatter(formatter)
-    console.addFilter(request)
-    root.handlers, root.level = [console], logging.WARNING
-    sys.path.insert(0, code_dir)
-    module_name, _, attribute = handler.rpartition(".")
-    try:
-        function = getattr(__import__(module_name), attribute)
-        failure = None
-    except Exception as error:  # Lambda answers every invocation with this error
-        function = None
-        failure = ("Runtime.ImportModuleError",
-                   f"Unable to import module '{module_name}': {error}")
-        print(f"[ERROR] {failure[0]}: {failure[1]}")
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:  # the runtime is gone: so is this environment
-            return
-        if message is None:
-            return
-        request_id, event_json, timeout = message
-        request.request_id = request_id
-        print(f"START RequestId: {request_id} Version: {version}")
-        started = time.monotonic()
-        context = LambdaContext(function_name, version, memory_mb, request_id, started + timeout)
-        if failure is not None:
-            answer: tuple[str, ...] = ("error", *failure)
-        else:
-            try:
-                result = function(json.loads(event_json), context)
-            except Exception as error:
-                trace = "".join(traceback.format_exception(error))
-                print(f"[ERROR] {type(error).__name__}: {error}\n{trace}", end="")
-                answer = ("error", type(error).__name__, str(error))
-            else:
-                try:
-                    answer = ("ok", json.dumps(result))
-                except (TypeError, ValueError) as error:  # as Lambda's runtime answers it
-                    answer = ("error", "Runtime.MarshalError",
-                              f"Unable to marshal response: {error}")
-                    print(f"[ERROR] Runtime.MarshalError: Unable to marshal response: {error}")
-        millis = (time.monotonic() - started) * 1000
-        print(f"END RequestId: {request_id}")
-        print(f"REPORT RequestId: {request_id}\tDuration: {millis:.2f} ms\tBilled Duration: "
-              f"{math.ceil(millis)} ms\tMemory Size: {memory_mb} MB")
-        conn.send(answer)
-
-
 @dataclass
 class _Code:
     """One deployed version of a function."""
@@ -236,13 +132,21 @@ class LocalFunction:
         self.s = s
         self.lambda_client = client("lambda", s)
         self.code: _Code | None = None
-        self._worker: Any = None
-        self._conn: Any = None
+        self._worker: subprocess.Popen[bytes] | None = None
+        self._answers: queue.Queue[bytes] = queue.Queue()
         self.log_file = log_path(s, self.name)
+        # One invocation at a time; a stop asked for meanwhile (the runtime dropping a hop from
+        # another thread) waits for it to end.
+        self._lock = threading.RLock()
+        self._closed = False
 
     def refresh(self) -> bool:
         """Read the function's deployment; True when its code or settings changed since the
         last call (the worker then starts again with the new ones)."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
         found = self.lambda_client.get_function(FunctionName=self.arn)
         config = found["Configuration"]
         if self.code is not None and (config["CodeSha256"], config["Handler"],
@@ -250,7 +154,7 @@ class LocalFunction:
                 self.code.sha256, self.code.handler, self.code.timeout, self.code.memory_mb):
             return False
         directory = self._unpack(config["CodeSha256"], found["Code"]["Location"])
-        self.stop()
+        self._stop()
         self.code = _Code(config["CodeSha256"], directory, config["Handler"],
                           float(config["Timeout"]), int(config["MemorySize"]))
         log.info("function %s: running the deployed code %s (%s, last modified %s)", self.name,
@@ -280,29 +184,46 @@ class LocalFunction:
         return directory
 
     def _start(self) -> None:
+        """Start a new execution environment: a worker process with the deployed code."""
         assert self.code is not None
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._worker = context.Process(
-            target=_serve, daemon=True, name=f"lambda-{self.name}",
-            args=(child, str(self.code.directory), self.code.handler, str(self.log_file),
-                  self.code.memory_mb, self.name, "$LATEST"))
-        self._worker.start()
-        child.close()
+        self._worker = subprocess.Popen(
+            [sys.executable, "-m", "workshop.local.lambda_worker", str(self.code.directory),
+             self.code.handler, str(self.log_file), str(self.code.memory_mb), self.name,
+             "$LATEST"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        answers: queue.Queue[bytes] = queue.Queue()
+        self._answers = answers
+        worker = self._worker
 
-    def stop(self) -> None:
-        """End the worker (its environment); the next invocation starts a new one."""
+        def read() -> None:  # each answer is one line; EOF when the worker ends
+            for line in worker.stdout:
+                answers.put(line)
+            answers.put(b"")
+
+        threading.Thread(target=read, daemon=True, name=f"lambda-{self.name}").start()
+
+    def close(self) -> None:
+        """End the worker for good (the runtime dropped its hop). Asked for during an
+        invocation, from another thread, it happens when that invocation ends."""
+        self._closed = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._stop()
+            finally:
+                self._lock.release()
+
+    def _stop(self) -> None:
         if self._worker is None:
             return
         with contextlib.suppress(OSError):
-            self._conn.send(None)
-        self._worker.join(timeout=2)
-        if self._worker.is_alive():
+            self._worker.stdin.close()  # the worker's loop ends with its input
+        try:
+            self._worker.wait(timeout=2)
+        except subprocess.TimeoutExpired:
             self._worker.kill()
-            self._worker.join(timeout=2)
-        self._conn.close()
-        self._worker = self._conn = None
+            self._worker.wait(timeout=2)
+        self._worker = None
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Invoke the deployed code synchronously with `event`; its answer, as JSON decodes it.
@@ -310,29 +231,43 @@ class LocalFunction:
         Raises FunctionError when the function raised or answered what is not JSON, and
         FunctionTimedOut past its Timeout.
         """
+        with self._lock:
+            try:
+                return self._invoke(event)
+            finally:
+                if self._closed:  # closed meanwhile: no environment is kept
+                    self._stop()
+
+    def _invoke(self, event: dict[str, Any]) -> Any:
         if self.code is None:
-            self.refresh()
+            self._refresh()
         assert self.code is not None
         payload = json.dumps(event)
         if len(payload) > PAYLOAD_LIMIT:
             raise FunctionError("RequestEntityTooLargeException",
                                 f"Request must be smaller than {PAYLOAD_LIMIT} bytes for the "
                                 "InvokeFunction operation")
-        if self._worker is None or not self._worker.is_alive():
+        if self._worker is None or self._worker.poll() is not None:
             self._start()
         request_id = str(uuid.uuid4())
-        self._conn.send((request_id, payload, self.code.timeout))
-        if not self._conn.poll(self.code.timeout + 1):  # a second's grace for the worker's IPC
-            self.stop()
-            with self.log_file.open("a", encoding="utf-8") as log_file:
-                _write(log_file, f"{request_id} Task timed out after "
-                                 f"{self.code.timeout:.2f} seconds")
-            raise FunctionTimedOut(f"Task timed out after {self.code.timeout:.2f} seconds")
         try:
-            answer = self._conn.recv()
-        except EOFError:  # the worker died (os._exit, a crash): a new environment next time
-            self.stop()
-            raise FunctionError("Runtime.ExitError", "the function's process exited") from None
+            self._worker.stdin.write(json.dumps([request_id, payload, self.code.timeout]).encode()
+                                     + b"\n")
+            self._worker.stdin.flush()
+            line = self._answers.get(timeout=self.code.timeout + IPC_GRACE_SECONDS)
+        except queue.Empty:
+            self._stop()
+            with self.log_file.open("a", encoding="utf-8") as log_file:
+                lambda_worker.write(log_file, f"{request_id} Task timed out after "
+                                              f"{self.code.timeout:.2f} seconds")
+            raise FunctionTimedOut(
+                f"Task timed out after {self.code.timeout:.2f} seconds") from None
+        except OSError:  # the worker's input is gone: it ended
+            line = b""
+        if not line:  # the worker died (os._exit, a crash): a new environment next time
+            self._stop()
+            raise FunctionError("Runtime.ExitError", "the function's process exited")
+        answer = json.loads(line)
         if answer[0] == "error":
             raise FunctionError(answer[1], answer[2])
         if len(answer[1]) > PAYLOAD_LIMIT:

@@ -67,7 +67,7 @@ class Runtime:
                    for p in page.get("Pipes", []) if p.get("CurrentState") == "RUNNING"}
         for name, hop in list(self.pipes.items()):
             if running.get(name) != hop.identity:
-                del self.pipes[name]
+                self.pipes.pop(name, None)  # the pipes thread may have dropped it already
                 log.info("pipe %s: stopped, updated or replaced; its hop starts again from its "
                          "checkpoint if it runs", name)
         for name in set(running) - set(self.pipes):
@@ -86,7 +86,7 @@ class Runtime:
             found = descriptions.get(name)
             if found is None or _hose_identity(found) != hop.identity:
                 hop.close()  # read but unflushed records are read again from the checkpoint
-                del self.hoses[name]
+                self.hoses.pop(name, None)  # the hoses thread may have dropped it already
                 if found is not None:
                     log.info("firehose %s: updated or replaced; its hop starts again from its "
                              "checkpoint", name)
@@ -137,18 +137,23 @@ class Runtime:
         return min(waits, default=None)
 
     def _guard(self, kind: str, name: str, action: Any) -> Any:
-        """Run one hop step; a resource deleted under it is dropped, other errors are logged."""
+        """Run one hop step; a resource deleted under it is dropped, other errors are logged:
+        one hop's failure never stops the others."""
         try:
             return action()
         except (ClientError, WireError) as error:
             code = error.code if isinstance(error, WireError) else error.response["Error"]["Code"]
             if code in ("ResourceNotFoundException", "NoSuchBucket"):
                 log.info("%s %s: its resources are gone (%s); stopping it", kind, name, error)
-                (self.pipes if kind == "pipe" else self.hoses).pop(name, None)
+                hop = (self.pipes if kind == "pipe" else self.hoses).pop(name, None)
+                if hop is not None and hasattr(hop, "close"):
+                    hop.close()
             else:
                 log.warning("%s %s: %s", kind, name, error)
         except BotoCoreError as error:
             log.warning("%s %s: %s", kind, name, error)
+        except Exception:  # a bug, or a resource gone in a way not foreseen: say so, go on
+            log.exception("%s %s: the step failed; trying again at the next poll", kind, name)
         return None
 
     def _loop(self, step: Callable[[], tuple[int, int]], busy: int, waiter: ChangeWaiter,
@@ -200,6 +205,8 @@ class Runtime:
                     self.stopping.set()
             except (ClientError, BotoCoreError) as error:
                 log.warning("discovery failed: %s", error)
+            except Exception:  # a bug must not stop the hops that work: say so, go on
+                log.exception("discovery failed; trying again in %.0f s", DISCOVER_SECONDS)
             self.stopping.wait(DISCOVER_SECONDS)
         for worker in workers:
             worker.join()
