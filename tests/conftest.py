@@ -77,3 +77,22 @@ def moto_local(moto_port: int, tmp_path_factory: pytest.TempPathFactory
                          state_dir=tmp_path_factory.mktemp("state"))
     yield s
     config.reset()
+
+
+# --- the learner's own code -------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_lambda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Write a copy of the transformer that `stack.deploy` zips instead of lambda/'s."""
+    from workshop import stack
+
+    folder = tmp_path / "lambda"
+    folder.mkdir()
+    monkeypatch.setattr(stack, "LAMBDA_DIR", folder)
+
+    def write(source: str) -> None:
+        (folder / "transformer.py").write_text(source)
+
+    write((config.LAMBDA_DIR / "transformer.py").read_text())
+    return write

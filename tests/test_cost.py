@@ -24,20 +24,24 @@ def test_usage_lines_follow_the_order_rate_and_the_template_defaults():
     assert line(busy, "Kinesis shard-hours").usd == pytest.approx(0.015)  # ShardCount default 1
     assert line(busy, "DynamoDB on-demand writes").usd == pytest.approx(0.625)
     assert line(busy, "Kinesis PUT payload units").usd == pytest.approx(0.014)
-    # Each record is billed as 5 KB by Firehose: 1e6 * 5 KB = 4.768 GB at 0.029 USD.
-    assert line(busy, "Firehose ingestion").usd == pytest.approx(1e6 * 5 / 1024**2 * 0.029)
+    # Each record is billed as 5 KB by Firehose: 1e6 * 5 KB = 4.768 GB at 0.029 USD, once for
+    # each of the two delivery streams (JSON and the Parquet copy) that read every record.
+    assert line(busy, "Firehose ingestion").usd == pytest.approx(2 * 1e6 * 5 / 1024**2 * 0.029)
+    # The Parquet copy's conversion: the same 4.768 GB at 0.018 USD.
+    assert line(busy, "Firehose Parquet conversion").usd == pytest.approx(
+        1e6 * 5 / 1024**2 * 0.018)
     # 1e6 orders in batches of 100 (the pipe's BatchSize) = 10,000 requests.
     assert line(busy, "EventBridge Pipes requests").quantity == pytest.approx(10_000)
-    # The default 60 s buffer flushes one object a minute from the one shard.
-    assert line(busy, "S3 PUT requests").quantity == 60
+    # The default 60 s buffer flushes one object a minute from the one shard, per stream.
+    assert line(busy, "S3 PUT requests").quantity == 2 * 60
 
 
 def test_a_trickle_is_one_pipe_request_per_order_and_shorter_buffers_mean_more_objects():
     trickle = cost.estimate({"BufferIntervalSeconds": 10, "ProcessorBufferIntervalSeconds": 10},
                             orders_per_hour=1200, queries_per_hour=0)
     assert line(trickle, "EventBridge Pipes requests").quantity == 1200
-    assert line(trickle, "S3 PUT requests").quantity == 360
-    assert line(trickle, "Lambda transformer").quantity == 360
+    assert line(trickle, "S3 PUT requests").quantity == 2 * 360  # two delivery streams
+    assert line(trickle, "Lambda transformer").quantity == 2 * 360
 
 
 def test_each_athena_query_is_billed_at_least_ten_megabytes():

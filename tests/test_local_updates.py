@@ -60,13 +60,10 @@ def table_items(s, found) -> int:
 
 
 def test_a_new_glue_column_and_transformer_field_are_deployed_in_place_and_queryable(
-        fresh_stack, own_template, tmp_path, monkeypatch):
+        fresh_stack, own_template, own_lambda):
     s, found = fresh_stack
     before = deliver(s, found, 8, 100)
-    folder = tmp_path / "lambda"
-    folder.mkdir()
-    (folder / "transformer.py").write_text(edited(ADD_TOTAL))
-    monkeypatch.setattr(stack, "LAMBDA_DIR", folder)
+    own_lambda(edited(ADD_TOTAL))
     own_template(TOTAL_COLUMN)
     again = stack.deploy(s=s)
     assert again == found  # the same resources: nothing was made again
@@ -82,7 +79,7 @@ def test_a_new_glue_column_and_transformer_field_are_deployed_in_place_and_query
 def test_a_parameter_change_updates_only_what_refers_to_it(fresh_stack, own_template):
     s, found = fresh_stack
     stack.deploy({"BufferIntervalSeconds": 30}, s=s)
-    assert last_update(s) == {"DeliveryStream"}
+    assert last_update(s) == {"DeliveryStream", "ParquetDeliveryStream"}  # both buffer by it
     hints = config.client("firehose", s).describe_delivery_stream(
         DeliveryStreamName=found["DeliveryStreamName"])["DeliveryStreamDescription"][
         "Destinations"][0]["ExtendedS3DestinationDescription"]["BufferingHints"]

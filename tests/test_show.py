@@ -59,7 +59,8 @@ def test_template_resources_is_a_table_of_every_resource():
     frame = show.template_resources()
     assert list(frame.index) == [r.logical_id for r in template.resources()]
     assert list(frame.columns) == ["type", "name", "depends on", "description"]
-    assert frame.loc["OrderPipe", "depends on"] == "PipeRolePolicy, DeliveryStream"
+    assert frame.loc["OrderPipe", "depends on"] == (
+        "PipeRolePolicy, DeliveryStream, ParquetDeliveryStream")
 
 
 def test_side_by_side_pairs_a_stream_record_with_its_kinesis_twin(stream_and_kinesis):

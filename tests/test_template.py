@@ -202,7 +202,9 @@ def test_the_bucket_keeps_orders_and_errors_as_long_as_athena_projects_them(temp
     them go after as many days, so the bucket and the tables agree on what exists."""
     rules = {rule.get("Prefix"): rule for rule in
              resource(template, "DataBucket")["LifecycleConfiguration"]["Rules"]}
-    for table_id, root in (("OrdersTable", "orders/"), ("ErrorsTable", "errors/")):
+    for table_id, root in (("OrdersTable", "orders/"), ("ErrorsTable", "errors/"),
+                           ("ParquetOrdersTable", "parquet/"),
+                           ("ParquetOrdersTable", "parquet-errors/")):
         days = re.fullmatch(r"NOW-(\d+)DAYS,NOW", glue_table(template, table_id)["Parameters"][
             "projection.datehour.range"])[1]
         assert rules[root]["Status"] == "Enabled"
@@ -313,9 +315,55 @@ def test_pipe_partitions_by_the_tables_hash_key_and_waits_for_its_policy(templat
 
 def test_the_pipe_writes_only_once_firehose_reads(template):
     """Firehose reads a Kinesis source from LATEST when it is created: records the pipe put in
-    Kinesis before that are never delivered, so the pipe waits for the delivery stream."""
+    Kinesis before that are never delivered, so the pipe waits for every delivery stream."""
     pipe = template["Resources"]["OrderPipe"]
-    assert "DeliveryStream" in as_list(pipe["DependsOn"])
+    hoses = [name for name, body in template["Resources"].items()
+             if body["Type"] == "AWS::KinesisFirehose::DeliveryStream"]
+    assert hoses == ["DeliveryStream", "ParquetDeliveryStream"]
+    assert set(hoses) <= set(as_list(pipe["DependsOn"]))
+
+
+# --- the Parquet copy ---------------------------------------------------------------------------
+
+
+def parquet_s3(template: dict[str, Any]) -> dict[str, Any]:
+    return resource(template, "ParquetDeliveryStream")["ExtendedS3DestinationConfiguration"]
+
+
+def test_the_parquet_table_has_the_orders_columns(template):
+    def names_and_types(table_id: str) -> list[tuple[str, str]]:
+        columns = glue_table(template, table_id)["StorageDescriptor"]["Columns"]
+        return [(c["Name"], c["Type"]) for c in columns]
+
+    assert names_and_types("ParquetOrdersTable") == names_and_types("OrdersTable")
+
+
+def test_the_parquet_copy_converts_by_its_own_table_with_a_buffer_aws_accepts(template):
+    """Record format conversion reads the columns of a Glue table and needs a buffer of at
+    least 64 MiB (https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html)."""
+    s3 = parquet_s3(template)
+    conversion = s3["DataFormatConversionConfiguration"]
+    assert conversion["SchemaConfiguration"]["TableName"] == {"Ref": "ParquetOrdersTable"}
+    assert "OpenXJsonSerDe" in conversion["InputFormatConfiguration"]["Deserializer"]
+    assert conversion["OutputFormatConfiguration"]["Serializer"]["ParquetSerDe"] == {
+        "Compression": "SNAPPY"}
+    assert s3["BufferingHints"]["SizeInMBs"] == {"Ref": "ParquetBufferSizeMB"}
+    assert template["Parameters"]["ParquetBufferSizeMB"]["MinValue"] >= 64
+    assert s3["CompressionFormat"] == "UNCOMPRESSED"  # conversion compresses; S3 must not
+    assert glue_table(template, "ParquetOrdersTable")["StorageDescriptor"]["SerdeInfo"][
+        "SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+
+
+def test_athena_projects_exactly_the_keys_the_parquet_copy_writes(template):
+    s3 = parquet_s3(template)
+    hours = arrival_hours(NOW - timedelta(days=7), NOW)
+    written = ["s3://<DataBucket>/" + firehose_key(s3["Prefix"], when) for when in hours]
+    assert projected_locations(glue_table(template, "ParquetOrdersTable"), NOW) == written
+    assert s3["Prefix"].split("datehour=")[0] == "parquet/"
+    assert sub_text(glue_table(template, "ParquetOrdersTable")["StorageDescriptor"][
+        "Location"]) == "s3://<DataBucket>/parquet/"
+    # Its errors apart from the JSON copy's, which the order_errors table reads.
+    assert not s3["ErrorOutputPrefix"].startswith("errors/")
 
 
 def test_firehose_may_call_the_transformer_by_any_qualified_arn(template):

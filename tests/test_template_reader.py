@@ -29,7 +29,8 @@ def test_names_are_shown_as_the_template_writes_them():
 
 def test_descriptions_and_dependencies_come_along():
     by_id = {r.logical_id: r for r in template.resources()}
-    assert by_id["OrderPipe"].depends_on == ("PipeRolePolicy", "DeliveryStream")
+    assert by_id["OrderPipe"].depends_on == ("PipeRolePolicy", "DeliveryStream",
+                                             "ParquetDeliveryStream")
     assert by_id["PipeRole"].description.startswith("Lets the orders pipe read")
     assert by_id["OrdersTable"].description.startswith("One JSON line per order change")
 

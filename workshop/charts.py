@@ -148,3 +148,25 @@ def live_sales(frame: pd.DataFrame, bucket_seconds: int = 5,
                label="running total")
     ax.tick_params(axis="x", labelrotation=30)
     return fig
+
+
+def scan_costs(frame: pd.DataFrame, title: str = "Megabytes each question scans") -> Figure:
+    """Bars of megabytes scanned per question, JSON beside Parquet, without and with a
+    partition filter: what the format and the filter save (workshop.columnar.compare)."""
+    _require(frame, ("question", "table", "partition filter", "MB scanned"), "scan_costs")
+    pivot = frame.pivot_table(index=["question", "partition filter"], columns="table",
+                              values="MB scanned", sort=False)
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    labels = [f"{question}\n({'today' if hours == 'today' else 'all hours'})"
+              for question, hours in pivot.index]
+    width = 0.38
+    for offset, (table, color) in enumerate((("JSON", "#FF8C00"), ("Parquet", "#4169E1"))):
+        positions = [i + (offset - 0.5) * width for i in range(len(pivot))]
+        bars = ax.bar(positions, pivot[table], width, label=table, color=color)
+        ax.bar_label(bars, fmt="%.3f", padding=2, fontsize=7)
+    ax.set_xticks(range(len(pivot)), labels, fontsize=7)
+    ax.set_ylabel("MB scanned")
+    ax.set_title(title)
+    ax.legend()
+    return fig

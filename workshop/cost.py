@@ -33,6 +33,7 @@ DYNAMODB_WRITES_PER_MILLION = 0.625  # on-demand write request units (orders und
 PIPES_REQUESTS_PER_MILLION = 0.40  # each batch of up to 64 KB is one request
 FIREHOSE_PER_GB = 0.029  # ingestion; each record is billed as at least 5 KB
 FIREHOSE_MIN_RECORD_KB = 5
+FIREHOSE_CONVERSION_PER_GB = 0.018  # record format conversion (JSON to Parquet)
 LAMBDA_REQUESTS_PER_MILLION = 0.20
 LAMBDA_GB_SECOND = 0.0000166667
 S3_PUTS_PER_THOUSAND = 0.005
@@ -132,6 +133,13 @@ def estimate(parameters: Mapping[str, Any] | None = None,
     batch_size = float(source["DynamoDBStreamParameters"]["BatchSize"])
     window = max(float(source["DynamoDBStreamParameters"]["MaximumBatchingWindowInSeconds"]), 1.0)
     batches = max(orders_per_hour / batch_size, min(orders_per_hour, 3600 / window))
+    # Every delivery stream reads the whole Kinesis stream: each bills ingestion, calls the
+    # transformer and writes objects; the Parquet copy bills its conversion too.
+    hoses = [r.logical_id for r in template.resources()
+             if r.type == "AWS::KinesisFirehose::DeliveryStream"]
+    converting = sum(1 for logical_id in hoses if template.resource(logical_id)["Properties"]
+                     ["ExtendedS3DestinationConfiguration"].get("DataFormatConversionConfiguration"))
+    flushes, calls = flushes * len(hoses), calls * len(hoses)
     firehose_gb = orders_per_hour * FIREHOSE_MIN_RECORD_KB / 1024 / 1024
     scanned_tb = queries_per_hour * ATHENA_MIN_MB_PER_QUERY / 1024 / 1024
     lists = queries_per_hour * projected_partitions()
@@ -143,7 +151,10 @@ def estimate(parameters: Mapping[str, Any] | None = None,
              orders_per_hour / 1e6 * DYNAMODB_WRITES_PER_MILLION),
         Line("EventBridge Pipes requests", batches, "requests",
              batches / 1e6 * PIPES_REQUESTS_PER_MILLION),
-        Line("Firehose ingestion", firehose_gb, "GB (5 KB/record)", firehose_gb * FIREHOSE_PER_GB),
+        Line("Firehose ingestion", firehose_gb * len(hoses), f"GB ({len(hoses)} streams, 5 KB)",
+             firehose_gb * len(hoses) * FIREHOSE_PER_GB),
+        Line("Firehose Parquet conversion", firehose_gb * converting, "GB",
+             firehose_gb * converting * FIREHOSE_CONVERSION_PER_GB),
         Line("Lambda transformer", calls, "invocations",
              calls / 1e6 * LAMBDA_REQUESTS_PER_MILLION
              + calls * LAMBDA_SECONDS_PER_CALL * memory_gb * LAMBDA_GB_SECOND),

@@ -35,11 +35,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 from botocore.exceptions import ClientError
 from sqlglot import exp
@@ -102,9 +104,29 @@ class _Loaded:
 
     def sizes(self) -> Iterator[tuple[str, int]]:
         """(S3 key, size) of every object loaded."""
+        for key, size, _ in self.objects():
+            yield key, size
+
+    def objects(self) -> Iterator[tuple[str, int, str | None]]:
+        """(S3 key, size, cached file or None when empty) of every object loaded."""
         for segment in self.segments.values():
             for key, where in segment.objects.items():
-                yield key, where[3]
+                yield key, where[3], str(segment.files[where[0]].path) if where[0] >= 0 else None
+
+
+@lru_cache(maxsize=4096)
+def _chunk_bytes(path: str) -> tuple[tuple[str, int], ...]:
+    """(column, compressed bytes) of every column chunk of a Parquet file (its footer only)."""
+    metadata = pq.read_metadata(path)
+    return tuple((chunk.path_in_schema.lower(), chunk.total_compressed_size)
+                 for group in range(metadata.num_row_groups)
+                 for chunk in (metadata.row_group(group).column(i)
+                               for i in range(metadata.num_columns)))
+
+
+def column_bytes(path: str, columns: frozenset[str]) -> int:
+    """The bytes of a Parquet file's column chunks for the given columns: what Athena reads."""
+    return sum(size for column, size in _chunk_bytes(path) if column in columns)
 
 
 class LocalAthena:
@@ -208,11 +230,14 @@ class LocalAthena:
             partitions = None if count is None or partitions is None else partitions + count
             if enumerated.kept is not None and (loaded := self._loaded.get(table.name)):
                 kept = [values for _, values in enumerated.kept]
-                for key, size in loaded.sizes():
+                for key, size, path in loaded.objects():
                     match = table.key_pattern.match(key)
                     if match and all(match.group(f"p{i}") in values
                                      for i, values in enumerate(kept)):
-                        scanned += size
+                        # Athena reads a JSON object whole, and of a Parquet object only the
+                        # column chunks the query uses.
+                        scanned += (column_bytes(path, scan.columns)
+                                    if table.format == "parquet" and path else size)
         return QueryStatistics(partitions=partitions, data_scanned_in_bytes=scanned,
                                engine_execution_time_in_millis=millis)
 
@@ -255,11 +280,19 @@ class LocalAthena:
         log.debug("%s: %s; %d segments loaded", table.name, stats, len(new))
 
     def _insert(self, table: GlueTable, segments: list[Segment]) -> None:
-        """Insert the rows of the segments' files into the table, one statement per spelling."""
+        """Insert the rows of the segments' files into the table, one statement per spelling
+        (JSON) or one for every file (Parquet)."""
+        rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
+        if table.format == "parquet":
+            paths = [str(file.path) for segment in segments for file in segment.files]
+            if paths:
+                selected = [_quote(name) for name in table.schema]
+                self._con.execute(f"INSERT INTO {rows} SELECT {', '.join(selected)} "
+                                  f"FROM {read_parquet(table, paths)}")
+            return
         by_spelling: dict[tuple[str, ...], list[str]] = {}
         for file in (file for segment in segments for file in segment.files):
             by_spelling.setdefault(file.spelling, []).append(str(file.path))
-        rows = f"{ROWS_SCHEMA}.{_quote(table.name)}"
         for spelling, paths in by_spelling.items():
             selected = [_quote(key) for key in spelling]
             selected += [_quote(name) for name, _ in table.partitions]
@@ -287,16 +320,18 @@ class LocalAthena:
                     path = Path(folder, key[len(table.prefix):])  # keeps the partition folders
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_bytes(body)
-                    spelling = spelling_of(table, body[:body.find(b"\n") + 1])
+                    reader = read_parquet(table, [str(path)]) if table.format == "parquet" \
+                        else read_json(table, spelling_of(table, body[:body.find(b"\n") + 1]),
+                                       [str(path)])
                     try:
-                        self._con.execute("SELECT COUNT(*) FROM "
-                                          f"{read_json(table, spelling, [str(path)])}")
+                        self._con.execute(f"SELECT COUNT(*) FROM {reader}")
                     except duckdb.Error as culprit:
                         text = str(culprit).splitlines()[0].replace(str(path), key)
                         return QueryError(
                             f"The local engine could not run the query: object "
-                            f"s3://{table.bucket}/{key} of table {table.name} is not JSON lines "
-                            f"of its columns: {text}. Fix or delete that object.")
+                            f"s3://{table.bucket}/{key} of table {table.name} is not "
+                            f"{'Parquet' if table.format == 'parquet' else 'JSON lines'} of its "
+                            f"columns: {text}. Fix or delete that object.")
         return _duckdb_error(error, f"loading {len(segments)} segments of {table.name}")
 
     def _run(self, duck_sql: str) -> pd.DataFrame:
@@ -349,6 +384,15 @@ def _unique(names: list[str]) -> list[str]:
         seen.add(candidate)
         unique.append(candidate)
     return unique
+
+
+def read_parquet(table: GlueTable, files: list[str]) -> str:
+    """read_parquet over a table's Parquet files, its columns matched by name."""
+    options = [f"[{', '.join(_literal(f) for f in files)}]", "union_by_name = true"]
+    if table.partitions:
+        options += ["hive_partitioning = true", f"hive_types = {_struct(table.partitions)}",
+                    "hive_types_autocast = false"]
+    return f"read_parquet({', '.join(options)})"
 
 
 def read_json(table: GlueTable, spelling: tuple[str, ...], files: list[str]) -> str:

@@ -36,6 +36,7 @@ from typing import Any
 
 from workshop.config import LAMBDA_DIR, Settings, client
 from workshop.errors import InvalidValue, WorkshopError
+from workshop.local import conversion
 from workshop.local.checkpoint import Checkpoint
 from workshop.local.functions import FunctionError, FunctionTimedOut, LocalFunction
 from workshop.local.wire import WireClient, WireError
@@ -212,6 +213,11 @@ class FirehoseHop:
             hints.get("IntervalInSeconds", 300))
         self.s3_size = float(hints.get("SizeInMBs", 5)) * MB
         self.processor = self._processor(destination, override)
+        self.extension = destination.get("FileExtension", "")
+        glue = client("glue", s)
+        self.converter = conversion.Converter.from_destination(
+            destination, s.region, lambda database, table: glue.get_table(
+                DatabaseName=database, Name=table)["Table"]["StorageDescriptor"]["Columns"])
         self.kinesis = client("kinesis", s)
         self.kinesis_wire = WireClient(s, "kinesis")
         self.s3 = client("s3", s)
@@ -337,22 +343,25 @@ class FirehoseHop:
         return outcome
 
     def flush(self) -> Outcome:
-        """Transform and deliver everything buffered, then checkpoint past it."""
+        """Transform, convert (if configured) and deliver everything buffered, then checkpoint
+        past it."""
         batch, self.buffer, self.buffer_bytes = self.buffer, [], 0
         if not batch:
             return Outcome()
         outcome = Outcome()
-        ok_lines: list[bytes] = []
+        ok: list[tuple[Buffered, bytes]] = []
         errors: list[dict[str, Any]] = []
         for chunk in self._chunks(batch):
-            self._transform(chunk, ok_lines, errors, outcome)
+            self._transform(chunk, ok, errors, outcome)
         when = datetime.fromtimestamp(batch[0].arrival_ms / 1000, UTC)
-        if ok_lines:
-            outcome.keys.append(self._put(evaluate_prefix(self.prefix, when), b"".join(ok_lines)))
+        if self.converter is not None and ok:
+            self._convert(ok, when, outcome)
+        elif ok:
+            body = b"".join(data for _, data in ok)
+            outcome.keys.append(self._put(evaluate_prefix(self.prefix, when), body))
         if errors:
-            body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in errors).encode()
             key_prefix = evaluate_prefix(self.error_prefix, when, "processing-failed")
-            outcome.keys.append(self._put(key_prefix, body))
+            outcome.keys.append(self._put(key_prefix, _json_lines(errors), extension=""))
         last: dict[str, str] = {}
         for item in batch:
             last[item.shard_id] = item.sequence_number
@@ -362,6 +371,22 @@ class FirehoseHop:
         self.totals.dropped += outcome.dropped
         self.totals.keys.extend(outcome.keys)
         return outcome
+
+    def _convert(self, ok: list[tuple[Buffered, bytes]], when: datetime,
+                 outcome: Outcome) -> None:
+        """Write the transformed records as one Parquet object; those that do not fit the
+        table's columns go to the error output as format-conversion-failed."""
+        assert self.converter is not None
+        body, failed = self.converter.convert(ok)
+        if body is not None:
+            outcome.keys.append(self._put(evaluate_prefix(self.prefix, when), body))
+        if failed:
+            records = [self.converter.error_record(item.arrival_ms, data, item.sequence_number,
+                                                   why) for item, data, why in failed]
+            key_prefix = evaluate_prefix(self.error_prefix, when, conversion.ERROR_OUTPUT_TYPE)
+            outcome.keys.append(self._put(key_prefix, _json_lines(records), extension=""))
+            outcome.delivered -= len(failed)
+            outcome.failed += len(failed)
 
     def _chunks(self, batch: list[Buffered]) -> list[list[Buffered]]:
         """Split the buffer into invocations within the processor buffer and Lambda's 6 MB."""
@@ -378,10 +403,10 @@ class FirehoseHop:
             size += len(item.data)
         return chunks
 
-    def _transform(self, chunk: list[Buffered], ok_lines: list[bytes],
+    def _transform(self, chunk: list[Buffered], ok: list[tuple[Buffered, bytes]],
                    errors: list[dict[str, Any]], outcome: Outcome) -> None:
         if self.processor is None:
-            ok_lines.extend(item.data for item in chunk)
+            ok.extend((item, item.data) for item in chunk)
             outcome.delivered += len(chunk)
             return
         event, record_ids = transformation_event(chunk, self.arn, self.source_arn, self.region)
@@ -399,7 +424,7 @@ class FirehoseHop:
             except FunctionError as error:
                 (code, reason), detail = FUNCTION_ERROR, str(error)
             else:
-                self._collect(chunk, entries, attempts, ok_lines, errors, outcome)
+                self._collect(chunk, entries, attempts, ok, errors, outcome)
                 return
             log.warning("%s: invocation %d of %d failed with %s: %s (`workshop logs` shows the "
                         "function's own log)", self.name, attempts, self.processor["retries"] + 1,
@@ -409,10 +434,11 @@ class FirehoseHop:
         outcome.failed += len(chunk)
 
     def _collect(self, chunk: list[Buffered], entries: list[dict[str, Any]], attempts: int,
-                 ok_lines: list[bytes], errors: list[dict[str, Any]], outcome: Outcome) -> None:
+                 ok: list[tuple[Buffered, bytes]], errors: list[dict[str, Any]],
+                 outcome: Outcome) -> None:
         for item, entry in zip(chunk, entries, strict=True):
             if entry["result"] == "Ok":
-                ok_lines.append(base64.b64decode(entry["data"]))
+                ok.append((item, base64.b64decode(entry["data"])))
                 outcome.delivered += 1
             elif entry["result"] == "ProcessingFailed":
                 errors.append(self._error_record(
@@ -438,7 +464,7 @@ class FirehoseHop:
     def close(self) -> None:
         """End the processor's execution environment (a worker process)."""
         if self.function is not None:
-            self.function.stop()
+            self.function.close()
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Invoke the processor's deployed code with a transformation event (workshop.local.
@@ -447,9 +473,17 @@ class FirehoseHop:
         self.function.refresh()
         return self.function.invoke(event)
 
-    def _put(self, key_prefix: str, body: bytes) -> str:
+    def _put(self, key_prefix: str, body: bytes, extension: str | None = None) -> str:
+        """Write an object named as Firehose names it: <stream>-<version>-<time>-<uuid>, and
+        the destination's FileExtension for delivered data."""
         now = datetime.now(UTC)
         key = (f"{key_prefix}{self.name}-{self.version}-{now:%Y-%m-%d-%H-%M-%S}-"
-               f"{uuid.uuid4()}")
+               f"{uuid.uuid4()}{self.extension if extension is None else extension}")
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
         return key
+
+
+def _json_lines(records: list[dict[str, Any]]) -> bytes:
+    """Error records as Firehose writes them: one compact JSON object a line."""
+    return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
+

@@ -37,6 +37,7 @@ class GlueTable:
     prefix: str  # the key prefix of the location, ending in "/" (or empty)
     json_keys: tuple[tuple[str, str], ...] = ()  # SerDe "mapping.<column>" -> JSON key
     projection: tuple[tuple[str, str], ...] = ()  # the table's projection.* parameters
+    format: str = "json"  # "json" (JSON lines) or "parquet", by the table's SerDe
 
     @classmethod
     def from_glue(cls, database: str, table: dict[str, Any]) -> GlueTable:
@@ -62,7 +63,10 @@ class GlueTable:
             bucket=match.group(1), prefix=prefix, json_keys=mappings,
             projection=tuple(sorted((k.lower(), str(v)) for k, v in
                                     (table.get("Parameters") or {}).items()
-                                    if k.lower().startswith("projection."))))
+                                    if k.lower().startswith("projection."))),
+            format="parquet" if "parquet" in " ".join(
+                (sd.get("SerdeInfo", {}).get("SerializationLibrary", ""),
+                 sd.get("InputFormat", ""))).lower() else "json")
 
     @property
     def schema(self) -> dict[str, str]:

@@ -41,6 +41,9 @@ class Scan:
 
     table: str  # the Glue table's name
     pruned_by: tuple[tuple[str, str | None], ...]  # (column, DuckDB predicate on VALUE or None)
+    # The table's columns the read uses: what Athena reads of a columnar file. Taken from the
+    # SELECT that reads the table, subqueries included: an upper bound.
+    columns: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ def scans(tree: exp.Expression, database: str, tables: dict[str, GlueTable]) -> 
         for column, _ in glue.partitions:
             predicate = _usable(where.this, alias, column)[0] if where is not None else None
             pruned_by.append((column, _duckdb(predicate, alias, column)))
-        found.append(Scan(glue.name, tuple(pruned_by)))
+        used = select.find_all(exp.Column) if select is not None else ()
+        columns = frozenset(c.name.lower() for c in used if c.table.lower() == alias.lower())
+        found.append(Scan(glue.name, tuple(pruned_by), columns))
     return tuple(found)
 
 

@@ -64,7 +64,8 @@ class FetchStats:
 
 @dataclass(frozen=True)
 class SegmentFile:
-    """One JSON-lines file of a segment: objects of one partition folder, keys spelled alike."""
+    """One file of a segment: JSON lines of one partition folder with keys spelled alike, or
+    one Parquet object."""
 
     path: Path
     spelling: tuple[str, ...]  # the JSON key of each data column (glue.spelling_of)
@@ -266,17 +267,23 @@ class SegmentCache:
             if not body:
                 where[key] = (-1, 0, 0, 0)  # an empty object: cached, with no rows to read
                 continue
-            spelling = spelling_of(table, body[:body.find(b"\n") + 1 or len(body)])
             folder = key[len(table.prefix):key.rfind("/") + 1] if table.partitions else ""
+            if table.format == "parquet":  # a Parquet file is whole or nothing: one file each
+                groups[((key,), folder)] = [(key, body)]
+                continue
+            spelling = spelling_of(table, body[:body.find(b"\n") + 1 or len(body)])
             groups.setdefault((spelling, folder), []).append((key, body))
         base = self.root / table.bucket
         files = []
+        extension = ".parquet" if table.format == "parquet" else ".json"
         for number, ((spelling, folder), members) in enumerate(groups.items()):
-            relative = f"{table.prefix}{folder}{segment_id}-{number}.json"
+            relative = f"{table.prefix}{folder}{segment_id}-{number}{extension}"
+            if table.format == "parquet":
+                spelling = ()  # Parquet names its columns itself
             offset, parts = 0, []
             for key, body in members:
                 size = len(body)
-                if not body.endswith(b"\n"):
+                if table.format == "json" and not body.endswith(b"\n"):
                     body += b"\n"  # the next object starts on a line of its own
                 where[key] = (number, offset, len(body), size)
                 parts.append(body)
