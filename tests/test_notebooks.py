@@ -235,8 +235,10 @@ def test_sanitizer_leaves_key_results_alone(text):
     ("OK    pandas: version 3.1.1 (needs >=2.2)", "OK    pandas: version <version> (needs >=2.2)"),
     ("13:48:07  learner-sales-pipeline     CREATE_COMPLETE",
      "<hh:mm:ss>  learner-sales-pipeline     CREATE_COMPLETE"),
-    ("units_per_product_today: 9 partitions (today's hours so far, at most 24)",
-     "units_per_product_today: <n> partitions (today's hours so far, at most 24)"),
+    ("units_per_product_today: scanned 0.05 MB (billed 10 MB), $0.000048; 9 projected "
+     "partition(s) listed (today's hours so far)",
+     "units_per_product_today: scanned 0.05 MB (billed 10 MB), $0.000048; <n> projected "
+     "partition(s) listed (today's hours so far)"),
 ])
 def test_sanitizer_normalises_what_varies_between_runs(text, expected):
     assert sanitize(text).split() == expected.split()

@@ -155,18 +155,19 @@ def scan_costs(frame: pd.DataFrame, title: str = "Megabytes each question scans"
     partition filter: what the format and the filter save (workshop.columnar.compare)."""
     _require(frame, ("question", "table", "partition filter", "MB scanned"), "scan_costs")
     pivot = frame.pivot_table(index=["question", "partition filter"], columns="table",
-                              values="MB scanned", sort=False)
-    fig = Figure(figsize=(8, 3.8), layout="constrained")
+                              values="MB scanned", sort=False).iloc[::-1]  # first on top
+    fig = Figure(figsize=(8, 0.55 * len(pivot) + 1.2), layout="constrained")
     ax = fig.subplots()
-    labels = [f"{question}\n({'today' if hours == 'today' else 'all hours'})"
+    labels = [f"{question} ({'today' if hours == 'today' else 'all hours'})"
               for question, hours in pivot.index]
-    width = 0.38
-    for offset, (table, color) in enumerate((("JSON", "#FF8C00"), ("Parquet", "#4169E1"))):
-        positions = [i + (offset - 0.5) * width for i in range(len(pivot))]
-        bars = ax.bar(positions, pivot[table], width, label=table, color=color)
-        ax.bar_label(bars, fmt="%.3f", padding=2, fontsize=7)
-    ax.set_xticks(range(len(pivot)), labels, fontsize=7)
-    ax.set_ylabel("MB scanned")
+    height = 0.38
+    for offset, (table, color) in enumerate((("Parquet", "#4169E1"), ("JSON", "#FF8C00"))):
+        positions = [i + (offset - 0.5) * height for i in range(len(pivot))]
+        bars = ax.barh(positions, pivot[table], height, label=table, color=color)
+        ax.bar_label(bars, fmt="%.3f MB", padding=3, fontsize=8)
+    ax.set_yticks(range(len(pivot)), labels)
+    ax.set_xlabel("MB scanned")
+    ax.set_xlim(0, float(pivot.to_numpy().max()) * 1.25)
     ax.set_title(title)
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
