@@ -37,8 +37,11 @@ security: $(CHECKOV_STAMP)
 browser:
 	sh scripts/install-browser.sh
 
+# tests/ on two workers, each with a local AWS of its own (a test file stays on one worker);
+# then the notebooks, in order, on one local AWS: each one builds on the one before.
 test: venv lint security browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest notebooks
 
 demo: venv
 	$(BIN)/workshop demo
