@@ -37,14 +37,14 @@ class _SessionAWS:
     def start(self) -> config.Settings:
         if self.settings is not None:
             return self.settings
-        from workshop.local import process
-        from workshop.local.ports import free_port
+        from workshop.local.aws import process
+        from workshop.local.aws.ports import free_port
 
         self.saved = {name: os.environ.get(name) for name in SESSION_VARIABLES}
         self.state_dir = tempfile.mkdtemp(prefix="workshop-state-")
         os.environ.update({
             "WORKSHOP_TARGET": "local",
-            # As unkind as AWS (workshop.local.realism), whatever the developer's own setting.
+            # As unkind as AWS (workshop.local.aws.realism), whatever the developer's own setting.
             "WORKSHOP_LOCAL_REALISTIC": "on",
             "WORKSHOP_LOCAL_PORT": str(free_port()),
             "WORKSHOP_STATE_DIR": self.state_dir,
@@ -59,7 +59,7 @@ class _SessionAWS:
     def stop(self, keep_state: bool = False) -> None:
         if self.settings is None:
             return
-        from workshop.local import process
+        from workshop.local.aws import process
 
         process.stop(self.settings)
         config.reset()
@@ -114,7 +114,7 @@ def _reap_when_stopped(s: config.Settings) -> None:
     This process started them, and 99_cleanup stops them from a kernel: until their parent
     collects them they stay zombies, which the kernel's stop would wait on for its full timeout.
     """
-    from workshop.local import process
+    from workshop.local.aws import process
 
     def reap(pid: int) -> None:
         with contextlib.suppress(ChildProcessError):

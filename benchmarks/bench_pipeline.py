@@ -9,7 +9,7 @@ both and their ratio, p50/p95/max latency from an order's write to the moment it
 first seen (polled every 0.1 s) for the burst and for a steady 200 orders/s (one put per
 order, as `workshop generate --rate 200`), and the local AWS
 processes' resident memory (after --memory-orders in total, with the local
-retention set by WORKSHOP_LOCAL_RETENTION_SECONDS / _RECORDS, see workshop/local/retention.py).
+retention set by WORKSHOP_LOCAL_RETENTION_SECONDS / _RECORDS, see workshop/local/aws/retention.py).
 The local AWS is realistic unless WORKSHOP_LOCAL_REALISTIC=off: then the pipeline is bound by
 Kinesis's 1,000 records/s per shard, as on AWS; with it off, by this machine.
 
@@ -29,10 +29,10 @@ from datetime import datetime
 from pathlib import Path
 
 from workshop import config, generator, stack
-from workshop.local import process, retention
-from workshop.local.ports import free_port
-from workshop.local.s3bulk import BulkReader
-from workshop.reconcile import ORDERS_PREFIX, object_keys
+from workshop.delivered import object_keys, orders_prefix
+from workshop.local.aws import process, retention
+from workshop.local.aws.ports import free_port
+from workshop.local.aws.s3bulk import BulkReader
 
 IDLE_SECONDS = 10.0
 
@@ -70,14 +70,14 @@ def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
     """Write `count` orders and poll S3 until all arrived; return orders/s and latencies
     (from each order's placed_at, its write time, to the poll that first saw it in S3).
 
-    S3 is watched through the local AWS's bulk routes (workshop.local.s3bulk): one list and one
+    S3 is watched through the local AWS's bulk routes (workshop.local.aws.s3bulk): one list and one
     read per poll. Watched with boto3 (ListObjectsV2 and a GetObject per object), the watcher
     cost the server ~5.5 ms per list and its own XML parsing competed with the writer for this
     process: 756-814 orders/s against 849-1,108 in interleaved runs (same pipeline).
     """
     bulk = BulkReader(s)
     bucket = outputs["BucketName"]
-    seen_keys = set(object_keys(bucket, ORDERS_PREFIX, s))  # earlier rounds' objects
+    seen_keys = set(object_keys(bucket, orders_prefix(), s))  # earlier rounds' objects
     latency: dict[str, float] = {}
     items = orders(count, start)
     wanted = {item["orderid"] for item in items}
@@ -86,7 +86,7 @@ def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
     writer.start()  # S3 is watched while the orders are written, so latency is not inflated
     deadline = time.monotonic() + timeout
     while len(latency) < count and time.monotonic() < deadline:
-        new = [key for key, _ in bulk.list(bucket, ORDERS_PREFIX) if key not in seen_keys]
+        new = [key for key, _ in bulk.list(bucket, orders_prefix()) if key not in seen_keys]
         now = time.time()
         for key, body in bulk.get(bucket, new) if new else ():
             seen_keys.add(key)

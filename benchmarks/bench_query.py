@@ -1,7 +1,7 @@
 """Benchmark: the local Athena engine against a plain pandas baseline, on one million records.
 
 Writes 1,000,000 transformed records in 2,000 objects in Firehose's layout into a local S3 (the
-moto server of workshop.local.server, started in a child process as `workshop local
+moto server of workshop.local.aws.server, started in a child process as `workshop local
 start` runs it apart from the notebooks), creates the Glue tables exactly as
 cloudformation/pipeline.yaml declares them, then prints for each workshop query the local time
 cold (empty query cache, new engine), warm (same engine again) and in a second kernel (cache on
@@ -35,8 +35,8 @@ import yaml
 
 from workshop import athena, config
 from workshop.generator import PRODUCTS
-from workshop.local.engine import LocalAthena
-from workshop.local.ports import free_port
+from workshop.local.athena.engine import LocalAthena
+from workshop.local.aws.ports import free_port
 
 TARGET_COLD_SECONDS = 3.0
 TARGET_SPEEDUP = 5.0
@@ -49,7 +49,7 @@ def serve(port: int, ready: Any) -> None:
     terminated (moto's module listing is cached by the fast paths start_server applies)."""
     import logging
 
-    from workshop.local.server import collect_less, start_server
+    from workshop.local.aws.server import collect_less, start_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     start_server(port)

@@ -42,7 +42,7 @@ def moto_server() -> Iterator[int]:
     """A bare moto server of its own on a free port of 127.0.0.1, for the block: its port."""
     from moto.server import ThreadedMotoServer
 
-    from workshop.local.ports import free_port
+    from workshop.local.aws.ports import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     port = free_port()

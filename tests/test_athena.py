@@ -20,9 +20,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from workshop import athena, config, projection, template
+from workshop import athena, config, template
 from workshop.athena import QueryError, QueryStatistics, UnsupportedQuery
-from workshop.local.engine import LocalAthena
+from workshop.local.athena.engine import LocalAthena
+from workshop.records import projection
 
 ORDER_COLUMNS = [("orderid", "string"), ("product_name", "string"), ("quantity", "int"),
                  ("price", "double"), ("placed_at", "string"), ("event_type", "string"),
@@ -562,7 +563,7 @@ def test_kernels_that_fetched_the_same_objects_at_once_still_count_each_row_once
 
 def test_a_segment_with_a_deleted_object_is_skipped_and_removed_when_stale(
         own_sales: Lake, moto_local: config.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workshop.local import segments
+    from workshop.local.athena import segments
 
     assert rows(own_sales.engine.query("SELECT COUNT(*) FROM orders")) == [(14,)]
     orders = own_sales.engine.tables()["orders"]

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from workshop import config
-from workshop.local import process
+from workshop.local.aws import process
 
 AWS = Path(sys.executable).parent / "aws"  # the awscli package of the project's venv
 

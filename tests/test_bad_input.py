@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import unique_prefix
 from workshop import cli, config
-from workshop.local.ports import free_port
+from workshop.local.aws.ports import free_port
 
 SUBCOMMANDS = [["local", "status"], ["local", "start"], ["deploy"], ["deploy", "--plan"],
                ["outputs"], ["teardown"], ["generate", "--count", "1"],

@@ -129,7 +129,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def jupyter_lab(chromium: object, request: pytest.FixtureRequest, tmp_path: Path
                 ) -> Iterator[Lab]:
     """JupyterLab on a free port of 127.0.0.1, its kernels on this session's local AWS."""
-    from workshop.local.ports import free_port
+    from workshop.local.aws.ports import free_port
 
     # Asked for only now, after `chromium`: a skip for want of a browser starts no local AWS.
     local_aws: config.Settings = request.getfixturevalue("local_aws")

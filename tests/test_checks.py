@@ -11,7 +11,7 @@ import pytest
 
 from workshop import checks, config
 from workshop.checks import Check
-from workshop.local.ports import free_port
+from workshop.local.aws.ports import free_port
 
 
 @pytest.fixture

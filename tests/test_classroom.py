@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import wait_for
 from tests.test_local_pipeline import make_orders, write_burst
 from workshop import classroom, cli, config, doctor, leftovers, stack
-from workshop.local import process
-from workshop.local.ports import free_port
+from workshop.local.aws import process
+from workshop.local.aws.ports import free_port
 from workshop.reconcile import reconcile
 
 pytestmark = pytest.mark.timeout(300)

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from workshop import cli, config
-from workshop.local.ports import free_port
+from workshop.local.aws.ports import free_port
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from workshop.local.ports import free_port
+from workshop.local.aws.ports import free_port
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -85,7 +85,7 @@ def test_a_failed_query_is_where_data_stops():
 @pytest.fixture
 def still_stack(moto_local: config.Settings) -> Iterator[tuple[config.Settings, dict[str, str]]]:
     """The template deployed on the bare moto server: every resource, no runtime moving data."""
-    from workshop.local import models
+    from workshop.local.aws import models
 
     models.register()  # the server runs in this process: teach its CloudFormation the types
     s = dataclasses.replace(moto_local, prefix=unique_prefix())

@@ -26,10 +26,10 @@ def test_after_the_stack_is_deleted_only_the_artifacts_bucket_is_left_and_can_go
     stack.delete_stack(s)
     assert leftovers.find(s) == [f"S3 bucket: {stack.artifacts_bucket_name(s)}"]
     assert leftovers.report(s).startswith(f"1 resource(s) named for '{s.prefix}' are left")
-    assert leftovers.remove_artifacts_bucket(s) == (
+    assert stack.remove_artifacts_bucket(s) == (
         f"Deleted s3://{stack.artifacts_bucket_name(s)} and its 1 object version(s)")
     assert leftovers.report(s) == f"Nothing named for '{s.prefix}' is left on the local target."
-    assert leftovers.remove_artifacts_bucket(s).endswith("does not exist: nothing to remove")
+    assert stack.remove_artifacts_bucket(s).endswith("does not exist: nothing to remove")
 
 
 def test_other_prefixes_are_not_reported(fresh_stack):

@@ -13,9 +13,10 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from werkzeug.test import EnvironBuilder
 
 from workshop import config
-from workshop.local import changes, runtime
-from workshop.local.changes import ChangeWaiter
-from workshop.local.ports import free_port
+from workshop.local.aws import changes
+from workshop.local.aws.changes import ChangeWaiter
+from workshop.local.aws.ports import free_port
+from workshop.local.hops import runtime
 
 
 @pytest.fixture(scope="module")

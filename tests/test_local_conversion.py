@@ -16,8 +16,8 @@ from tests.conftest import wait_for
 from tests.test_local_functions import wrapped
 from tests.test_local_pipeline import make_orders, write_burst
 from workshop import config, stack
-from workshop.local import conversion
-from workshop.reconcile import object_keys, read_lines
+from workshop.delivered import object_keys, read_lines
+from workshop.local.hops import conversion
 
 GLUE = [{"Name": "orderid", "Type": "string"}, {"Name": "quantity", "Type": "int"},
         {"Name": "price", "Type": "double"}, {"Name": "gift", "Type": "boolean"}]

@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from tests.helpers import clients, moto_server
-from workshop.local import fastpaths
+from workshop.local.aws import fastpaths
 
 
 @pytest.fixture(scope="module")

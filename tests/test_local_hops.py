@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from workshop.local.firehose import InvalidResponse, evaluate_prefix, validate_response
-from workshop.local.pipe import PipeConfigError, partition_key, to_wire
+from workshop.local.hops.firehose import InvalidResponse, validate_response
+from workshop.local.hops.pipe import PipeConfigError, partition_key
+from workshop.records.formats import evaluate_prefix, to_wire
 
 PREFIX = ("orders/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
           "hour=!{timestamp:HH}/")
@@ -20,7 +21,8 @@ def test_prefix_is_evaluated_in_utc_and_zero_padded():
 
 
 def test_the_templates_prefixes_are_spelled_as_its_date_projection_reads_them():
-    from workshop import projection, template
+    from workshop import template
+    from workshop.records import projection
 
     s3 = template.resource("DeliveryStream")["Properties"]["ExtendedS3DestinationConfiguration"]
     params = template.resource("OrdersTable")["Properties"]["TableInput"]["Parameters"]

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from workshop.local.keepalive import LocalServer
-from workshop.local.ports import free_port
+from workshop.local.aws.keepalive import LocalServer
+from workshop.local.aws.ports import free_port
 
 KINESIS = {"Content-Type": "application/x-amz-json-1.1",
            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/kinesis/"

@@ -20,8 +20,9 @@ import pytest
 
 from tests.conftest import wait_for
 from workshop import config, stack
-from workshop.local import process
-from workshop.reconcile import ERRORS_PREFIX, ORDERS_PREFIX, object_keys, read_lines, reconcile
+from workshop.delivered import errors_prefix, object_keys, orders_prefix, read_lines
+from workshop.local.aws import process
+from workshop.reconcile import reconcile
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -40,11 +41,11 @@ def write_burst(s: config.Settings, table: str, orders: list[dict]) -> None:
 
 
 def clean_lines(s: config.Settings, bucket: str) -> list[dict]:
-    return list(read_lines(bucket, object_keys(bucket, ORDERS_PREFIX, s), s))
+    return list(read_lines(bucket, object_keys(bucket, orders_prefix(), s), s))
 
 
 def error_records(s: config.Settings, bucket: str) -> list[dict]:
-    return list(read_lines(bucket, object_keys(bucket, ERRORS_PREFIX, s), s))
+    return list(read_lines(bucket, object_keys(bucket, errors_prefix(), s), s))
 
 
 def wait_delivered(s, outputs, orderids, timeout=60.0):
@@ -109,7 +110,7 @@ def test_a_trickle_of_orders_arrives_in_partitioned_objects(fresh_stack):
         write_burst(s, outputs["TableName"], [order])
         time.sleep(0.3)
     wait_delivered(s, outputs, [o["orderid"] for o in orders])
-    keys = object_keys(outputs["BucketName"], ORDERS_PREFIX, s)
+    keys = object_keys(outputs["BucketName"], orders_prefix(), s)
     assert len(keys) >= 2  # several buffer flushes, not one
     name = outputs["DeliveryStreamName"]
     for key in keys:
@@ -158,7 +159,7 @@ def test_killing_the_runtime_mid_stream_loses_no_order(fresh_stack):
     first, second = make_orders(1500, start=4000), make_orders(500, start=5500)
     write_burst(s, outputs["TableName"], first)
     runtime_pid = process.status(s).running["runtime"]
-    wait_for(lambda: object_keys(outputs["BucketName"], ORDERS_PREFIX, s), 30, "a first object")
+    wait_for(lambda: object_keys(outputs["BucketName"], orders_prefix(), s), 30, "a first object")
     os.kill(runtime_pid, signal.SIGKILL)
     write_burst(s, outputs["TableName"], second)
     wait_for(lambda: "runtime" not in process.status(s).running, 10, "the runtime to die")
@@ -171,8 +172,8 @@ def test_killing_the_runtime_mid_stream_loses_no_order(fresh_stack):
 
 
 def test_a_wrong_transformer_response_is_retried_then_kept_in_the_error_output(fresh_stack):
-    from workshop.local.checkpoint import Checkpoint
-    from workshop.local.firehose import FirehoseHop
+    from workshop.local.aws.checkpoint import Checkpoint
+    from workshop.local.hops.firehose import FirehoseHop
 
     s, outputs = fresh_stack
     process.stop_process("runtime", s)  # this test drives the Firehose hop itself
@@ -192,7 +193,7 @@ def test_a_wrong_transformer_response_is_retried_then_kept_in_the_error_output(f
 
         hop.invoke = lambda event: drops_a_record_id(event, None)  # instead of the deployed code
         # The pipe hop is stopped too, so move the stream records into Kinesis by hand.
-        from workshop.local.pipe import PipeHop
+        from workshop.local.hops.pipe import PipeHop
         pipe = config.client("pipes", s).describe_pipe(Name=outputs["PipeName"])
         mover = PipeHop(pipe, s, Checkpoint(s.local_dir / "checkpoints-test", "pipe"))
         # A new iterator's first pages may be empty, on AWS as here: poll until all five moved.
@@ -208,7 +209,7 @@ def test_a_wrong_transformer_response_is_retried_then_kept_in_the_error_output(f
     assert calls == [5, 5, 5, 5]  # the first try and NumberOfRetries=3 retries
     assert outcome.failed == 5 and outcome.delivered == 0
     errors = error_records(s, outputs["BucketName"])
-    # As Firehose's own error records say it (see workshop.local.firehose).
+    # As Firehose's own error records say it (see workshop.local.hops.firehose).
     assert {e["errorCode"] for e in errors} == {"Lambda.MissingRecordId"}
     assert all(e["errorMessage"].startswith("One or more record Ids were not returned")
                for e in errors)
@@ -266,8 +267,8 @@ def test_the_notebooks_can_read_stream_and_kinesis_records_without_consuming_the
 
 
 def test_a_runtime_whose_server_is_gone_stops_by_itself(tmp_path, monkeypatch):
-    from workshop.local import runtime
-    from workshop.local.ports import free_port
+    from workshop.local.aws.ports import free_port
+    from workshop.local.hops import runtime
 
     monkeypatch.setattr(runtime, "SERVER_GONE_SECONDS", 0.5)
     monkeypatch.setattr(runtime, "DISCOVER_SECONDS", 0.1)
@@ -279,7 +280,7 @@ def test_a_runtime_whose_server_is_gone_stops_by_itself(tmp_path, monkeypatch):
 
 
 def test_a_stopped_process_waiting_for_another_parent_counts_as_gone():
-    from workshop.local.process import _gone
+    from workshop.local.aws.process import _gone
 
     # A grandchild whose parent never collects it stays a zombie: stop must not wait on it.
     parent = subprocess.Popen([sys.executable, "-c",

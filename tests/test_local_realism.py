@@ -14,8 +14,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import wait_for
-from workshop import config, generator, shards
-from workshop.local import realism
+from workshop import config, generator
+from workshop.local.aws import realism
+from workshop.records import shards
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -368,8 +369,8 @@ def test_the_pipe_hop_keeps_polling_until_a_new_shard_is_caught_up_then_rests(
         table_with_stream, kinesis_stream, local_aws, tmp_path):
     """Without this the runtime waited for the next write after each empty page: a 10,000-order
     burst rolled over 40 shards and took 72 s to reach S3 instead of 11 s."""
-    from workshop.local.checkpoint import Checkpoint
-    from workshop.local.pipe import PipeHop
+    from workshop.local.aws.checkpoint import Checkpoint
+    from workshop.local.hops.pipe import PipeHop
 
     dynamodb, table, stream_arn = table_with_stream
     kinesis, stream = kinesis_stream

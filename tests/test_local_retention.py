@@ -12,10 +12,10 @@ import pytest
 from tests.conftest import wait_for
 from tests.helpers import clients, moto_server
 from workshop import config, stack, streams
-from workshop.local import fastpaths, process, retention
-from workshop.local.checkpoint import hop_checkpoint
-from workshop.local.ports import free_port
-from workshop.local.retention import Policy, policy_of
+from workshop.local.aws import fastpaths, process, retention
+from workshop.local.aws.checkpoint import hop_checkpoint
+from workshop.local.aws.ports import free_port
+from workshop.local.aws.retention import Policy, policy_of
 from workshop.reconcile import reconcile
 
 GONE = Policy(seconds=0, records=0)  # drop every consumed record at once
@@ -228,7 +228,7 @@ def test_a_rolled_over_stream_keeps_its_record_bound_and_forgets_closed_shards_r
         endpoint, tmp_path):
     from moto.dynamodb.models import dynamodb_backends
 
-    from workshop.local import realism
+    from workshop.local.aws import realism
 
     arn, _ = stream_table(endpoint, "rolled-stream")
     (kinesis, pipes) = clients(endpoint, "kinesis", "pipes")

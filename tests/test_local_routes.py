@@ -5,7 +5,7 @@ import json
 import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from workshop.local import routes
+from workshop.local.aws import routes
 
 
 def _app(name):

@@ -14,9 +14,9 @@ from werkzeug.test import EnvironBuilder
 
 from workshop import athena, config
 from workshop.config import LocalModeViolation
-from workshop.local import s3bulk
-from workshop.local.engine import LocalAthena
-from workshop.local.s3bulk import BulkReader, BulkUnavailable, NoSuchBucket
+from workshop.local.athena.engine import LocalAthena
+from workshop.local.aws import s3bulk
+from workshop.local.aws.s3bulk import BulkReader, BulkUnavailable, NoSuchBucket
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from tests.conftest import wait_for
 from tests.test_local_functions import ADD_TOTAL, deliver, edited
 from workshop import athena, config, stack, template
 from workshop.config import TEMPLATE_PATH
-from workshop.local import updates
+from workshop.local.aws import updates
 
 pytestmark = pytest.mark.timeout(180)
 ORIGINAL = TEMPLATE_PATH.read_text()

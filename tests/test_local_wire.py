@@ -6,7 +6,7 @@ import pytest
 
 from workshop import config
 from workshop.config import LocalModeViolation
-from workshop.local.wire import WireClient, WireError
+from workshop.local.aws.wire import WireClient, WireError
 
 
 def test_the_wire_client_refuses_the_aws_target():

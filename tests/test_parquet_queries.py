@@ -16,8 +16,8 @@ from tests.conftest import wait_for
 from tests.test_athena import PROJECTION, folder
 from tests.test_local_pipeline import make_orders, write_burst
 from workshop import athena, columnar, config
-from workshop.local.engine import LocalAthena
-from workshop.reconcile import object_keys
+from workshop.delivered import object_keys
+from workshop.local.athena.engine import LocalAthena
 
 HOUR = datetime.now(UTC) - timedelta(hours=1)
 SCHEMA = pa.schema([("orderid", pa.string()), ("product_name", pa.string()),

@@ -1,5 +1,5 @@
-"""workshop.projection: the partition values Athena's partition projection makes, read as Athena
-reads a table's projection.* properties (enum, integer, date; NOW in UTC at query time)."""
+"""workshop.records.projection: the partition values Athena's partition projection makes, read as
+Athena reads a table's projection.* properties (enum, integer, date; NOW in UTC at query time)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from workshop import projection
-from workshop.projection import ProjectionError
+from workshop.records import projection
+from workshop.records.projection import ProjectionError
 
 NOW = datetime(2026, 12, 3, 17, 42, 9, tzinfo=UTC)
 HOURLY = {"projection.enabled": "true", "projection.datehour.type": "date",

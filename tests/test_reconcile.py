@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from workshop import reconcile
+from workshop import delivered, reconcile
 from workshop.config import client
 
 
@@ -52,7 +52,7 @@ def test_a_reader_fetches_each_object_once_across_polls(bucket, moto_local):
 
     s3.meta.events.register("provide-client-params.s3.GetObject", count)
     try:
-        reader = reconcile.BucketReader(bucket, moto_local)
+        reader = delivered.BucketReader(bucket, moto_local)
         put_lines(bucket, "orders/year=2026/a", [order("1")], moto_local)
         assert reconcile.reconcile(["1", "2"], bucket, moto_local, reader=reader).missing == ["2"]
         put_lines(bucket, "orders/year=2026/b", [order("2")], moto_local)

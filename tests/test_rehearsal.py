@@ -8,7 +8,7 @@ import os
 import pytest
 
 from workshop import athena, config, leftovers, rehearsal
-from workshop.local import realism
+from workshop.local.aws import realism
 
 OPTED_IN = os.environ.get("WORKSHOP_REHEARSE") == "yes"
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.helpers import load_event
 from workshop import config, show, template
-from workshop.local.firehose import load_handler
-from workshop.reconcile import ERRORS_PREFIX, ORDERS_PREFIX
+from workshop.delivered import errors_prefix, orders_prefix
+from workshop.records.formats import load_handler
 from workshop.show import Panels, ShowError
 from workshop.streams import KinesisRecord, StreamRecord
 
@@ -151,17 +151,17 @@ LINE = {"orderid": "a1", "product_name": "Phone", "quantity": 2, "price": 10.5,
 def test_s3_views_of_a_stack(fresh_stack):
     s, outputs = fresh_stack
     bucket = outputs["BucketName"]
-    assert show.describe_objects(bucket, ORDERS_PREFIX, s) == (
+    assert show.describe_objects(bucket, orders_prefix(), s) == (
         f"no objects under s3://{bucket}/orders/")
     with pytest.raises(ShowError, match=r"Nothing under s3://.*/errors/ after 0 s"):
-        show.wait_for_objects(bucket, ERRORS_PREFIX, timeout=0, s=s)
+        show.wait_for_objects(bucket, errors_prefix(), timeout=0, s=s)
     key = "orders/year=2026/month=11/day=28/hour=12/x-1-2026-11-28-12-00-00-u"
     modify = dict(LINE, quantity=3, event_type="MODIFY", event_time="2026-11-28T12:00:05Z")
     put_lines(s, bucket, key, [modify, LINE, dict(LINE, orderid="b2")])
     put_lines(s, bucket, "errors/processing-failed/year=2026/month=11/day=28/hour=12/e", [{
         "attemptsMade": 1, "errorCode": "Lambda.ProcessingFailedStatus", "errorMessage": "m",
         "rawData": base64.b64encode(b"invalid_data_here").decode()}])
-    assert show.describe_objects(bucket, ORDERS_PREFIX, s) == (
+    assert show.describe_objects(bucket, orders_prefix(), s) == (
         f"1 objects under s3://{bucket}/orders/, e.g.\n  {key}")
     assert show.raw_line(bucket, "a1", s=s).endswith(b'"event_type":"INSERT",'
                                                      b'"event_time":"2026-11-28T12:00:01Z"}\n')
@@ -169,7 +169,7 @@ def test_s3_views_of_a_stack(fresh_stack):
         show.raw_line(bucket, "a1", "REMOVE", s=s)
     history = show.lines_for(bucket, ["a1"], s)
     assert list(history["event_type"]) == ["INSERT", "MODIFY"]
-    assert show.wait_for_objects(bucket, ERRORS_PREFIX, s=s)
+    assert show.wait_for_objects(bucket, errors_prefix(), s=s)
     errors = show.error_records(bucket, s)
     assert errors.to_dict("records") == [{
         "errorCode": "Lambda.ProcessingFailedStatus", "errorMessage": "m", "attemptsMade": 1,

@@ -30,8 +30,8 @@ import pytest
 
 from workshop import config
 from workshop.athena import QueryError, UnsupportedQuery
-from workshop.local import sql
-from workshop.local.engine import LocalAthena
+from workshop.local.athena import sql
+from workshop.local.athena.engine import LocalAthena
 
 AREAS = ("date/time", "strings", "numbers", "conditionals", "json", "arrays and maps", "windows",
          "unnest", "grouping")
@@ -865,14 +865,14 @@ def test_a_refusal_at_run_time_names_what_was_refused(engine: LocalAthena) -> No
 
 def test_every_refusal_of_the_engine_is_in_the_learners_list() -> None:
     text = DOC.read_text(encoding="utf-8")
-    assert sql.markdown() in text, "regenerate it: python -m workshop.local.sql"
+    assert sql.markdown() in text, "regenerate it: python -m workshop.local.athena.sql"
     for refusal in sql.REFUSALS:
         assert refusal.name in text
 
 
 def test_the_workshop_queries_stay_out_of_the_refusals() -> None:
     from workshop import athena
-    from workshop.local import engine as local_engine
+    from workshop.local.athena import engine as local_engine
 
     for name, text in athena.QUERIES.items():
         statement = local_engine.parse(text)

@@ -48,7 +48,7 @@ def aws_on_moto(monkeypatch):
     """The aws target, with moto standing in for AWS inside this process."""
     from moto import mock_aws
 
-    from workshop.local import models
+    from workshop.local.aws import models
 
     models.register()
     for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "WORKSHOP_AWS_PROFILE",
@@ -239,7 +239,7 @@ def test_teardown_never_touches_another_prefix(fresh_stack, local_aws):
 
 def test_a_pipe_that_cannot_access_its_new_stream_is_created_on_the_next_try(local_aws):
     """aws-cdk#31211: "Cannot access stream" on a brand-new table stream; it passes later."""
-    from workshop.local import realism
+    from workshop.local.aws import realism
 
     s = dataclasses.replace(local_aws, prefix=unique_prefix())
     realism.arm_fault(s, "pipe-create")
@@ -258,7 +258,7 @@ def test_a_pipe_that_cannot_access_its_new_stream_is_created_on_the_next_try(loc
 
 
 def test_an_unknown_fault_is_refused(local_aws):
-    from workshop.local import realism
+    from workshop.local.aws import realism
 
     with pytest.raises(RuntimeError, match="did not arm fault 'no-such-fault'"):
         realism.arm_fault(local_aws, "no-such-fault")

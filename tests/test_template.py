@@ -15,8 +15,8 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import cfn_yaml
 
-from workshop import projection
 from workshop.config import TEMPLATE_PATH
+from workshop.records import projection
 
 # Regions the workshop is run in; each has every resource type the template uses.
 LINT_REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1",
@@ -31,7 +31,8 @@ OUTPUT_KEYS = (
 )
 
 # The Java DateTimeFormatter letters Firehose's !{timestamp:...} may use here, as strftime: the
-# test's own reading of Firehose's prefix, apart from workshop.projection's of Athena's format.
+# test's own reading of Firehose's prefix, apart from workshop.records.projection's of Athena's
+# format.
 FIREHOSE_LETTERS = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H"}
 TIMESTAMP_KEY = re.compile(r"(\w+)=!\{timestamp:([^}]+)\}")
 TEMPLATE_KEY = re.compile(r"\$\{(\w+)\}")

@@ -1,7 +1,7 @@
 """SQL over the orders in S3, on either target: `athena.query(sql)` returns a DataFrame.
 
 On aws the query runs on Athena (pyathena, the stack's workgroup and Glue database); locally it
-runs on `workshop.local.engine`, DuckDB reading the same Glue tables from the local S3. The
+runs on `workshop.local.athena.engine`, DuckDB reading the same Glue tables from the local S3. The
 workshop's own queries are written once, in Athena's SQL, in `workshop/queries/*.sql`, and run
 unchanged on both: `athena.run("units_per_product_today")`. Every DataFrame returned carries
 what the query cost in `frame.attrs["statistics"]` (QueryStatistics): on aws what Athena
@@ -11,34 +11,22 @@ LIST on AWS, and the bytes of the objects in them.
 
 from __future__ import annotations
 
-import math
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
 from workshop.config import Settings, session, settings
-from workshop.cost import ATHENA_MIN_MB_PER_QUERY, ATHENA_PER_TB
-from workshop.errors import WorkshopError
+
+# The errors and statistics of a query, re-exported: athena.QueryError, athena.QueryStatistics.
+from workshop.errors import QueryError, UnsupportedQuery  # noqa: F401
+from workshop.records.statistics import MB, QueryStatistics  # noqa: F401
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workshop.local.engine import LocalAthena
-
-
-class QueryError(WorkshopError, RuntimeError):
-    """A query failed; the message is Athena's reason (or the local engine's) and the next step."""
-
-
-class UnsupportedQuery(QueryError):
-    """The local engine cannot run this query faithfully; Athena on the aws target may."""
-
-    def __init__(self, message: str, function: str | None = None) -> None:
-        super().__init__(message)
-        self.function = function  # the function refused, when one is to blame
+    from workshop.local_aws import LocalAthena
 
 
 def _load_queries() -> dict[str, str]:
@@ -65,47 +53,6 @@ MAX_PROJECTED_PARTITIONS = 7 * 24 + 1
 ARRIVAL_SLACK = timedelta(hours=1)  # a laptop clock ahead of AWS's, for arrived_since
 
 
-@dataclass(frozen=True)
-class QueryStatistics:
-    """What a query cost: projected partitions enumerated, bytes scanned, engine time.
-
-    None where the target does not tell: Athena does not report the partitions it projected,
-    and the local engine's bytes are those of the objects in the partitions it reads.
-    """
-
-    partitions: int | None = None  # projected partitions enumerated (one S3 LIST each on AWS)
-    data_scanned_in_bytes: int | None = None
-    engine_execution_time_in_millis: int | None = None
-
-    @property
-    def billed_bytes(self) -> int | None:
-        """The bytes Athena bills: rounded up to the megabyte, 10 MB at least per query
-        (https://aws.amazon.com/athena/pricing/)."""
-        if self.data_scanned_in_bytes is None:
-            return None
-        megabytes = max(math.ceil(self.data_scanned_in_bytes / MB), ATHENA_MIN_MB_PER_QUERY)
-        return megabytes * MB
-
-    @property
-    def cost_usd(self) -> float | None:
-        """What the query costs on Athena, at ATHENA_PER_TB dollars a terabyte scanned."""
-        billed = self.billed_bytes
-        return None if billed is None else billed / TB * ATHENA_PER_TB
-
-    def __str__(self) -> str:
-        if self.data_scanned_in_bytes is None:
-            return "scanned: not reported"
-        text = (f"scanned {self.data_scanned_in_bytes / MB:.2f} MB (billed "
-                f"{(self.billed_bytes or 0) // MB} MB), ${self.cost_usd:.6f}")
-        if self.partitions is not None:
-            text += f"; {self.partitions} projected partition(s) listed"
-        return text
-
-
-MB = 1024 * 1024
-TB = 1024 ** 4
-
-
 def statistics(frame: pd.DataFrame) -> QueryStatistics:
     """The statistics a query's DataFrame carries (empty ones for a frame made otherwise)."""
     found = frame.attrs.get("statistics")
@@ -126,14 +73,13 @@ def sql_of(name: str) -> str:
 
 def local_engine(s: Settings | None = None) -> LocalAthena:
     """The local engine for the deployed stack's Glue database (one per process, reused)."""
-    from workshop import stack
-    from workshop.local.engine import LocalAthena
+    from workshop import local_aws, stack
 
     s = s or settings()
     database = stack.outputs(s)["GlueDatabaseName"]
     with _engines_lock:
         if (s, database) not in _engines:
-            _engines[(s, database)] = LocalAthena(database, s)
+            _engines[(s, database)] = local_aws.query_engine(database, s)
         return _engines[(s, database)]
 
 
@@ -180,7 +126,8 @@ def query(sql: str, s: Settings | None = None) -> pd.DataFrame:
 def _partition_column(table_id: str) -> tuple[str, str]:
     """(partition column, its strftime format) of a Glue table of the template with one date
     partition column (OrdersTable, ErrorsTable)."""
-    from workshop import projection, template
+    from workshop import template
+    from workshop.records import projection
 
     table = template.resource(table_id)["Properties"]["TableInput"]
     [column] = [key["Name"] for key in table["PartitionKeys"]]

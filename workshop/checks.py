@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from workshop import local_aws
 from workshop.config import LAMBDA_DIR, TEMPLATE_PATH, Settings, settings
 
 DISTRIBUTION = "gadget-sales-workshop"  # this project, as pip installed it
@@ -157,9 +158,7 @@ def _answers(url: str, timeout: float = 2.0) -> bool:
 
 def check_local_aws(s: Settings) -> Check:
     """The local AWS (moto server and runtime) runs and answers on its port."""
-    from workshop.local import process
-
-    status = process.status(s)
+    status = local_aws.status(s)
     if not _answers(f"{s.endpoint_url}/moto-api/"):
         return Check("local AWS", False, f"nothing answers at {s.endpoint_url}",
                      "start it: run lab.start() in 00_setup, or `workshop local start`")

@@ -47,14 +47,14 @@ POSITIVE = _number(float, 0, above=True)
 
 
 def _local(args: argparse.Namespace) -> int:
-    from workshop.local import process
+    from workshop import local_aws
 
     if args.action == "start":
-        print(process.start())
+        print(local_aws.start())
     elif args.action == "stop":
-        print(process.stop())
+        print(local_aws.stop())
     else:
-        print(process.status())
+        print(local_aws.status())
     return 0
 
 

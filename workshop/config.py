@@ -50,11 +50,11 @@ class Settings:
     profile: str | None = None  # AWS profile, used only by the aws target
     state_dir: Path = PROJECT_ROOT / ".workshop"  # pid files, logs, checkpoints, query cache
     # The local AWS behaves as AWS documents, unkind parts included (empty GetRecords pages,
-    # shard limits, unprocessed batch items, stream shard rollover: workshop.local.realism).
+    # shard limits, unprocessed batch items, stream shard rollover: workshop.local.aws.realism).
     # Off only to show what a kinder local AWS hides, or in a test that says why.
     realistic: bool = True
     local_buffer_seconds: float | None = None  # shortens the local Firehose buffering intervals
-    # Consumed stream and Kinesis records the local AWS keeps (workshop.local.retention): this
+    # Consumed stream and Kinesis records the local AWS keeps (workshop.local.aws.retention): this
     # long (None: forever) and at most this many per shard, so its memory stays bounded.
     retention_seconds: float | None = 3600.0
     retention_records: int = 20_000

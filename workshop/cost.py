@@ -20,8 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workshop import projection, template
+from workshop import template
 from workshop.errors import InvalidValue
+from workshop.records import projection
+from workshop.records.statistics import ATHENA_MIN_MB_PER_QUERY, ATHENA_PER_TB
 
 PRICES_AS_OF = "2025"
 PRICING_PAGES = "https://aws.amazon.com/pricing/ (or the AWS Pricing Calculator)"
@@ -39,8 +41,6 @@ LAMBDA_GB_SECOND = 0.0000166667
 S3_PUTS_PER_THOUSAND = 0.005
 # "PUT, COPY, POST, LIST requests (per 1,000 requests)", S3 Standard (https://aws.amazon.com/s3/pricing/)
 S3_LISTS_PER_THOUSAND = 0.005
-ATHENA_PER_TB = 5.0  # https://aws.amazon.com/athena/pricing/
-ATHENA_MIN_MB_PER_QUERY = 10
 
 DEFAULT_ORDERS_PER_HOUR = 1200.0  # the generator's default: one order every 3 s
 DEFAULT_QUERIES_PER_HOUR = 30.0  # a learner running the notebooks' queries by hand

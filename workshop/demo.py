@@ -12,11 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import athena, generator, stack
+from workshop import athena, generator, local_aws, stack
 from workshop.config import PROJECT_ROOT, Settings, settings
 from workshop.doctor import diagnose
 from workshop.errors import WorkshopError
-from workshop.local import process
 from workshop.reconcile import DeliveryTimeout, Reconciliation, wait_for_delivery
 
 OUTPUT_DIR = PROJECT_ROOT / "output" / "demo"
@@ -60,11 +59,11 @@ def run(count: int = 2000, seed: int = 42, timeout: float = 180.0,
         raise DemoError("The demo runs on the local target; unset WORKSHOP_TARGET or set it "
                         "to local. On AWS, follow the notebooks.")
     started = time.monotonic()
-    was_running = process.status(s).up
+    was_running = local_aws.status(s).up
     if not was_running and s.local_buffer_seconds is None:
         s = dataclasses.replace(s, local_buffer_seconds=DEMO_BUFFER_SECONDS)
     _step("Local AWS")
-    print(process.start(s))
+    print(local_aws.start(s))
     try:
         _step("Deploy cloudformation/pipeline.yaml")
         found = stack.deploy(s=s, on_status=print)
@@ -91,7 +90,7 @@ def run(count: int = 2000, seed: int = 42, timeout: float = 180.0,
     finally:
         if not was_running:
             _step("Stop local AWS")
-            print(process.stop(s))
+            print(local_aws.stop(s))
     return DemoResult(result, units, paths, time.monotonic() - started)
 
 

@@ -27,10 +27,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workshop import delivered, local_aws
 from workshop.config import Settings, client, settings
-from workshop.local.glue import projected
-from workshop.reconcile import ERRORS_PREFIX, ORDERS_PREFIX
-from workshop.shards import read_kinesis, read_table_stream
+from workshop.records.projection import projected
+from workshop.records.shards import read_kinesis, read_table_stream
 from workshop.stack import outputs
 
 TABLE = "items in the table"
@@ -139,9 +139,7 @@ def _stream_count(table: str, s: Settings, evidence: _Evidence) -> int:
 
 def _firehose_local(name: str, records: list[dict[str, Any]], s: Settings) -> int:
     """Kinesis records at or before the local runtime's checkpoint: read and flushed."""
-    from workshop.local.checkpoint import Checkpoint
-
-    checkpoint = Checkpoint(s.local_dir / "checkpoints", f"firehose-{name}")
+    checkpoint = local_aws.hop_position(s, "firehose", name)
     return sum(1 for r in records if (last := checkpoint.get(r["ShardId"])) is not None
                and int(r["SequenceNumber"]) <= int(last))
 
@@ -189,15 +187,6 @@ def _count_json(body: bytes) -> int:
     return total
 
 
-def _read(bucket: str, prefix: str, s: Settings) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
-    s3 = client("s3", s)
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    objects = [obj for page in pages for obj in page.get("Contents", [])]
-    bodies = {obj["Key"]: s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-              for obj in objects}
-    return objects, bodies
-
-
 def census(s: Settings | None = None, evidence: _Evidence | None = None) -> list[Stage]:
     """How many items, records, objects and rows each stage holds right now, in order."""
     from workshop import athena
@@ -225,7 +214,10 @@ def census(s: Settings | None = None, evidence: _Evidence | None = None) -> list
                    else "CloudWatch has no data point yet")
         stages.append(Stage(FIREHOSE, taken, why))
         pending = []
-    evidence.objects, evidence.bodies = _read(bucket, ORDERS_PREFIX, s)
+    reader = delivered.BucketReader(bucket, s)
+    keys = reader.under(delivered.orders_prefix())
+    evidence.objects = [reader.listed[key] for key in keys]
+    evidence.bodies = {key: reader.bodies[key] for key in keys}
     if not s.is_local:
         newest = max((o["LastModified"].timestamp() for o in evidence.objects), default=0.0)
         pending = [r for r in records if r["ApproximateArrivalTimestamp"].timestamp() > newest]
@@ -235,9 +227,8 @@ def census(s: Settings | None = None, evidence: _Evidence | None = None) -> list
     evidence.flush_seconds = _flush_seconds(hose, s)
     stages.append(Stage(OBJECTS, len(evidence.objects)))
     stages.append(Stage(LINES, sum(_count_json(b) for b in evidence.bodies.values())))
-    _, error_bodies = _read(bucket, ERRORS_PREFIX, s)
-    for body in error_bodies.values():
-        for line in body.splitlines():
+    for key in reader.under(delivered.errors_prefix()):
+        for line in reader.bodies[key].splitlines():
             try:
                 evidence.error_records.append(json.loads(line))
             except ValueError:
@@ -260,16 +251,14 @@ def _table_count(table: str, s: Settings) -> int:
 
 
 def _pending_local(name: str, records: list[dict[str, Any]], s: Settings) -> list[dict[str, Any]]:
-    from workshop.local.checkpoint import Checkpoint
-
-    checkpoint = Checkpoint(s.local_dir / "checkpoints", f"firehose-{name}")
+    checkpoint = local_aws.hop_position(s, "firehose", name)
     return [r for r in records if (last := checkpoint.get(r["ShardId"])) is None
             or int(r["SequenceNumber"]) > int(last)]
 
 
 def _catalog_evidence(found: dict[str, str], s: Settings, evidence: _Evidence) -> None:
     table = client("glue", s).get_table(DatabaseName=found["GlueDatabaseName"],
-                                        Name=found.get("OrdersTableName", "orders"))["Table"]
+                                        Name=found["OrdersTableName"])["Table"]
     parameters = table.get("Parameters") or {}
     evidence.template = parameters.get("storage.location.template")
     evidence.projection = {k: str(v) for k, v in parameters.items() if k.startswith("projection.")}
@@ -292,7 +281,7 @@ def _process_evidence(found: dict[str, str], s: Settings, evidence: _Evidence) -
 
 def _runtime_alive(s: Settings) -> bool:
     """Is the local runtime's process alive, and not a zombie? (Read from its pid file;
-    workshop.local.process does not look for zombies, which a killed runtime can leave.)"""
+    workshop.local.aws.process does not look for zombies, which a killed runtime can leave.)"""
     try:
         pid = int((s.local_dir / "runtime.pid").read_text().split()[0])
         os.kill(pid, 0)
@@ -303,7 +292,7 @@ def _runtime_alive(s: Settings) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return True  # no /proc (macOS): trust the pid file
-    return b"workshop.local.runtime" in command and state != "Z"
+    return b"workshop.local.hops.runtime" in command and state != "Z"
 
 
 # --- evidence checks ---------------------------------------------------------------------------
@@ -330,7 +319,7 @@ def projection_misses(keys: list[str], template: str, projection: dict[str, str]
             if match is None or not all(projected(projection, n, match.group(n), now)
                                         for n in names):
                 misses.append(key)
-    except ValueError:  # workshop.projection.ProjectionError: properties Athena refuses
+    except ValueError:  # workshop.records.projection.ProjectionError: properties Athena refuses
         return []
     return misses
 

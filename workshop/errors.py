@@ -16,3 +16,15 @@ class WorkshopError(Exception):
 
 class InvalidValue(WorkshopError, ValueError):
     """A value given to the workshop (an argument, a setting) is outside what it accepts."""
+
+
+class QueryError(WorkshopError, RuntimeError):
+    """A query failed; the message is Athena's reason (or the local engine's) and the next step."""
+
+
+class UnsupportedQuery(QueryError):
+    """The local engine cannot run this query faithfully; Athena on the aws target may."""
+
+    def __init__(self, message: str, function: str | None = None) -> None:
+        super().__init__(message)
+        self.function = function  # the function refused, when one is to blame

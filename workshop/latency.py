@@ -26,10 +26,9 @@ from typing import Any
 
 import pandas as pd
 
-from workshop import athena, generator, stack
+from workshop import athena, delivered, generator, stack
 from workshop.config import Settings, client, settings
 from workshop.errors import InvalidValue, WorkshopError
-from workshop.reconcile import ORDERS_PREFIX
 
 POLL_SECONDS = 0.5  # locally; on aws each Athena query takes a second or two anyway
 S3_TIME_RESOLUTION = 1.0  # LastModified is kept to the second
@@ -101,21 +100,18 @@ class _Watcher:
         self.known_keys = {obj["Key"] for obj in self._objects()}
 
     def _objects(self) -> list[dict[str, Any]]:
-        pages = client("s3", self.s).get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=ORDERS_PREFIX)
-        return [obj for page in pages for obj in page.get("Contents", [])]
+        return delivered.objects(self.bucket, delivered.orders_prefix(), self.s)
 
     def poll_s3(self) -> None:
         """Read the new objects; note when each wanted order arrived."""
         listed_at = datetime.now(UTC)
-        s3 = client("s3", self.s)
         for obj in self._objects():
             if obj["Key"] in self.known_keys:
                 continue
             self.known_keys.add(obj["Key"])
             written = obj["LastModified"] + timedelta(seconds=S3_TIME_RESOLUTION)
             arrived = min(written, listed_at)
-            body = s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+            body = delivered.body(self.bucket, obj["Key"], self.s)
             for line in body.decode("utf-8").splitlines():
                 if not line.strip():
                     continue

@@ -86,19 +86,3 @@ def summary(left: list[str], s: Settings | None = None) -> str:
         return f"Nothing named for {s.prefix!r} is left on the {s.target} target."
     return (f"{len(left)} resource(s) named for {s.prefix!r} are left on the {s.target} "
             "target:\n" + "\n".join(f"  {line}" for line in left))
-
-
-def remove_artifacts_bucket(s: Settings | None = None) -> str:
-    """Empty and delete the bucket the deploy step uploads the transformer to (not in the stack)."""
-    from workshop import stack
-
-    s = s or settings()
-    name = stack.artifacts_bucket_name(s)
-    removed = stack.empty_bucket(name, s)
-    try:
-        client("s3", s).delete_bucket(Bucket=name)
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "NoSuchBucket":
-            return f"s3://{name} does not exist: nothing to remove"
-        raise
-    return f"Deleted s3://{name} and its {removed} object version(s)"

@@ -4,7 +4,7 @@ On aws, Lambda writes a function's output to the log group `/aws/lambda/<functio
 (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html): what the handler
 prints or logs, and its START, END and REPORT lines; this reads it as `aws logs tail` does
 (FilterLogEvents, newest events as they come with `follow`). Locally the function runs in the
-local Lambda (workshop.local.functions), which writes the same lines to a file per function.
+local Lambda (workshop.local.hops.functions), which writes the same lines to a file per function.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from workshop import stack
+from workshop import local_aws, stack
 from workshop.config import Settings, client, settings
 from workshop.errors import InvalidValue
 
@@ -106,9 +106,7 @@ def tail(look_back: timedelta = timedelta(minutes=10), follow: bool = False,
 def _batches(start: datetime, follow: bool, s: Settings,
              stop: Callable[[], bool]) -> Iterator[list[str]]:
     if s.is_local:
-        from workshop.local.functions import log_path
-
-        path, offset = log_path(s, function_name(s)), 0
+        path, offset = local_aws.function_log(s, function_name(s)), 0
         while True:
             lines, offset = _local_lines(path, start, offset)
             yield lines

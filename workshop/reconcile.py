@@ -1,8 +1,8 @@
 """Account for every order at the end of the pipeline: delivered, failed, or missing.
 
-Reads what Firehose wrote to the bucket (clean JSON lines under `orders/`, error records under
-`errors/`) and matches it against the orders that were written to the table, so that "nothing
-lost, nothing invented" is a number, not a hope.
+Reads what Firehose wrote to the bucket (clean JSON lines under the delivery stream's prefix,
+error records under its error prefix: workshop.delivered) and matches it against the orders that
+were written to the table, so that "nothing lost, nothing invented" is a number, not a hope.
 """
 
 from __future__ import annotations
@@ -10,49 +10,13 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workshop.config import Settings, client
+from workshop import delivered
+from workshop.config import Settings
 from workshop.errors import WorkshopError
-
-ORDERS_PREFIX = "orders/"
-ERRORS_PREFIX = "errors/"
-
-
-def object_keys(bucket: str, prefix: str, s: Settings | None = None) -> list[str]:
-    """Every object key under prefix, oldest layout first (keys sort by partition, then time)."""
-    pages = client("s3", s).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
-
-
-def read_lines(bucket: str, keys: Iterable[str], s: Settings | None = None) -> Iterator[dict]:
-    """Parse every JSON line of the given objects."""
-    s3 = client("s3", s)
-    for key in keys:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        for line in body.splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
-class BucketReader:
-    """Reads the pipeline's output, each object once: Firehose never rewrites an object, so a
-    poll only fetches the keys it has not seen (a wait over 2,000 objects stays cheap)."""
-
-    def __init__(self, bucket: str, s: Settings | None = None) -> None:
-        self.bucket = bucket
-        self.s = s
-        self.parsed: dict[str, list[dict]] = {}
-
-    def lines(self, prefix: str) -> list[dict]:
-        """Every JSON line under prefix, in key order; new objects are fetched, old ones reused."""
-        keys = object_keys(self.bucket, prefix, self.s)
-        for key in keys:
-            if key not in self.parsed:
-                self.parsed[key] = list(read_lines(self.bucket, [key], self.s))
-        return [line for key in keys for line in self.parsed[key]]
 
 
 def error_order_id(error_record: dict[str, Any]) -> str | None:
@@ -91,23 +55,25 @@ class Reconciliation:
 
 
 def reconcile(orderids: Iterable[str], bucket: str, s: Settings | None = None,
-              event_type: str = "INSERT", reader: BucketReader | None = None) -> Reconciliation:
+              event_type: str = "INSERT",
+              reader: delivered.BucketReader | None = None) -> Reconciliation:
     """Match the written orders' INSERT events against the bucket's clean and error output."""
     wanted = set(orderids)
-    reader = reader or BucketReader(bucket, s)
-    lines = [line for line in reader.lines(ORDERS_PREFIX) if line.get("event_type") == event_type]
+    reader = reader or delivered.BucketReader(bucket, s)
+    lines = [line for line in reader.lines(delivered.orders_prefix())
+             if line.get("event_type") == event_type]
     copies = Counter((line.get("orderid"), line.get("event_time"), json.dumps(line, sort_keys=True))
                      for line in lines)
-    delivered = {line.get("orderid") for line in lines}
-    errors = reader.lines(ERRORS_PREFIX)
-    failed = {oid for record in errors if (oid := error_order_id(record)) is not None} - delivered
+    arrived = {line.get("orderid") for line in lines}
+    errors = reader.lines(delivered.errors_prefix())
+    failed = {oid for record in errors if (oid := error_order_id(record)) is not None} - arrived
     return Reconciliation(
         generated=len(wanted),
-        delivered=len(delivered & wanted),
+        delivered=len(arrived & wanted),
         failed=len(failed & wanted),
         duplicates=sum(n - 1 for n in copies.values()),
-        missing=sorted(wanted - delivered - failed),
-        unexpected=sorted(delivered - wanted),
+        missing=sorted(wanted - arrived - failed),
+        unexpected=sorted(arrived - wanted),
     )
 
 
@@ -123,7 +89,7 @@ def wait_for_delivery(orderids: Iterable[str], bucket: str, timeout: float = 120
     from tqdm.auto import tqdm
 
     wanted = list(orderids)
-    reader = BucketReader(bucket, s)
+    reader = delivered.BucketReader(bucket, s)
     deadline = time.monotonic() + timeout
     with tqdm(total=len(wanted), desc="orders in S3", unit="order", disable=not progress) as bar:
         while True:

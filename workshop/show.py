@@ -23,8 +23,8 @@ from botocore.parsers import ResponseParserError
 
 from workshop import template
 from workshop.config import Settings, client, settings
+from workshop.delivered import body, errors_prefix, object_keys, orders_prefix, read_lines
 from workshop.errors import InvalidValue, WorkshopError
-from workshop.reconcile import ERRORS_PREFIX, ORDERS_PREFIX, object_keys, read_lines
 from workshop.streams import EventName, KinesisRecord, StreamRecord, plain
 
 KINDS = (EventName.INSERT, EventName.MODIFY, EventName.REMOVE)
@@ -314,14 +314,13 @@ def describe_objects(bucket: str, prefix: str, s: Settings | None = None) -> str
 def raw_line(bucket: str, orderid: str, event_type: str = "INSERT",
              s: Settings | None = None) -> bytes:
     """The bytes of the line Firehose stored for this order's event, newline included."""
-    s3 = client("s3", s)
     needle = f'"orderid":"{orderid}"'.encode()
-    for key in object_keys(bucket, ORDERS_PREFIX, s):
-        for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines(True):
+    for key in object_keys(bucket, orders_prefix(), s):
+        for line in body(bucket, key, s).splitlines(True):
             if needle in line and f'"event_type":"{event_type}"'.encode() in line:
                 return line
     raise ShowError(f"No {event_type} line for order {orderid} under s3://{bucket}/"
-                    f"{ORDERS_PREFIX} yet")
+                    f"{orders_prefix()} yet")
 
 
 EVENT_ORDER = {"INSERT": 0, "MODIFY": 1, "REMOVE": 2}
@@ -332,7 +331,7 @@ def lines_for(bucket: str, orderids: Iterable[str], s: Settings | None = None,
               columns: Sequence[str] = HISTORY_COLUMNS) -> pd.DataFrame:
     """Every line stored under orders/ for these orders, in the order the events happened."""
     wanted = set(orderids)
-    lines = [line for line in read_lines(bucket, object_keys(bucket, ORDERS_PREFIX, s), s)
+    lines = [line for line in read_lines(bucket, object_keys(bucket, orders_prefix(), s), s)
              if line.get("orderid") in wanted]
     lines.sort(key=lambda line: (line.get("orderid"), line.get("event_time", ""),
                                  EVENT_ORDER.get(line.get("event_type"), 3)))
@@ -342,7 +341,7 @@ def lines_for(bucket: str, orderids: Iterable[str], s: Settings | None = None,
 def error_records(bucket: str, s: Settings | None = None) -> pd.DataFrame:
     """The error output: Firehose's error records, with their raw data decoded for reading."""
     rows = []
-    for record in read_lines(bucket, object_keys(bucket, ERRORS_PREFIX, s), s):
+    for record in read_lines(bucket, object_keys(bucket, errors_prefix(), s), s):
         raw = base64.b64decode(record.get("rawData", ""))
         rows.append({"errorCode": record.get("errorCode"),
                      "errorMessage": record.get("errorMessage"),

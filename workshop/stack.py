@@ -2,8 +2,8 @@
 
 The same template (`cloudformation/pipeline.yaml`) and the same calls serve both targets: the
 transformer is zipped from `lambda/`, uploaded to an artifacts bucket, and the stack is created
-with boto3 waiters. Locally the CloudFormation service is moto, taught by `workshop.local.models`
-to create the resource types it would otherwise skip.
+with boto3 waiters. Locally the CloudFormation service is moto, taught by
+`workshop.local.aws.models` to create the resource types it would otherwise skip.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from botocore.parsers import ResponseParserError
 
-from workshop import template
+from workshop import leftovers, template
 from workshop.config import LAMBDA_DIR, TEMPLATE_PATH, Settings, client, settings
 from workshop.cost import Estimate, estimate
 from workshop.errors import WorkshopError
@@ -545,6 +545,20 @@ def delete_stack(s: Settings | None = None,
         return
 
 
+def remove_artifacts_bucket(s: Settings | None = None) -> str:
+    """Empty and delete the bucket the deploy step uploads the transformer to (not in the stack)."""
+    s = s or settings()
+    name = artifacts_bucket_name(s)
+    removed = empty_bucket(name, s)
+    try:
+        client("s3", s).delete_bucket(Bucket=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "NoSuchBucket":
+            return f"s3://{name} does not exist: nothing to remove"
+        raise
+    return f"Deleted s3://{name} and its {removed} object version(s)"
+
+
 def teardown(s: Settings | None = None,
              on_status: Callable[[str], None] | None = None) -> list[str]:
     """Delete the stack and the artifacts bucket, then list what is still named for the prefix.
@@ -552,12 +566,10 @@ def teardown(s: Settings | None = None,
     Works on a half-created stack and on one that is already gone; it only ever deletes this
     prefix's stack and artifacts bucket. Returns the leftovers (empty when all is gone).
     """
-    from workshop import leftovers
-
     s = s or settings()
     report = on_status or (lambda _msg: None)
     delete_stack(s, report)
-    report(leftovers.remove_artifacts_bucket(s))
+    report(remove_artifacts_bucket(s))
     left = leftovers.find(s)
     report(leftovers.summary(left, s))
     return left

@@ -2,8 +2,8 @@
 
 Reading a DynamoDB stream or a Kinesis stream from TRIM_HORIZON consumes nothing (both keep
 their records for 24 h), so the notebooks can look at exactly what the Pipe and Firehose see
-without disturbing them. Both are read as AWS documents a reader must (workshop.shards): past
-empty pages, across every shard, parents first. Records are wrapped in small read-only
+without disturbing them. Both are read as AWS documents a reader must (workshop.records.shards):
+past empty pages, across every shard, parents first. Records are wrapped in small read-only
 accessors, one property per AWS field, so the notebooks never repeat nested dictionary lookups.
 """
 
@@ -21,9 +21,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from workshop.config import Settings, client
-from workshop.local.firehose import Buffered, transformation_event
-from workshop.local.pipe import to_wire
-from workshop.shards import read_kinesis, read_table_stream
+from workshop.records.formats import Buffered, to_wire, transformation_event
+from workshop.records.shards import read_kinesis, read_table_stream
 from workshop.stack import outputs
 
 
@@ -108,7 +107,7 @@ class KinesisRecord:
 def table_stream_records(limit: int = 100, s: Settings | None = None) -> list[StreamRecord]:
     """The first `limit` records of the table's stream, oldest first, in their wire form.
 
-    Read across every shard, parents first, past empty pages (workshop.shards).
+    Read across every shard, parents first, past empty pages (workshop.records.shards).
     """
     streams = client("dynamodbstreams", s)
     records = read_table_stream(streams, outputs(s)["TableStreamArn"])

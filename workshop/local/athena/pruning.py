@@ -1,7 +1,7 @@
 """Which projected partitions a query makes Athena enumerate: partition pruning, counted.
 
 For every read of a projected table, Athena computes the values of each partition column
-(workshop.projection), keeps those the query's predicates on that column allow, and lists S3
+(workshop.records.projection), keeps those the query's predicates on that column allow, and lists S3
 under every combination kept: "Athena uses partition pruning for all tables with partition
 columns, including those tables configured for partition projection"
 (https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html). As in Trino (Athena's
@@ -24,10 +24,10 @@ from datetime import datetime
 import duckdb
 from sqlglot import exp
 
-from workshop import projection
-from workshop.local.glue import GlueTable
+from workshop.local.athena.glue import GlueTable
+from workshop.records import projection
 
-log = logging.getLogger("workshop.local.pruning")
+log = logging.getLogger("workshop.local.athena.pruning")
 
 VALUE = "__partition_value"  # the column name the projected values go by in DuckDB
 MAX_VALUES = 1_000_000  # more values than this per column are counted, not pruned (memory)

@@ -7,7 +7,7 @@ Trino, `a[i]` of an integer column read the next element. This module rewrites s
 DuckDB macros that keep Trino's semantics (MACROS, created on the engine's connection), and
 refuses by name what it cannot run faithfully (REFUSALS): a query is answered as Athena answers
 it, or not at all. tests/test_sql_fidelity.py holds both to the examples of Trino's documentation;
-docs/local-sql.md lists them, generated from this module by `python -m workshop.local.sql`.
+docs/local-sql.md lists them, generated from this module by `python -m workshop.local.athena.sql`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlglot.dialects.athena import Athena
 from sqlglot.dialects.trino import Trino
 from sqlglot.parsers.athena import AthenaParser
 
-from workshop.athena import UnsupportedQuery
+from workshop.errors import UnsupportedQuery
 
 T = exp.DataType.Type
 INTEGERS = exp.DataType.INTEGER_TYPES

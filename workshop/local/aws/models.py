@@ -23,8 +23,8 @@ from moto.glue.models import glue_backends
 from moto.pipes.models import pipes_backends
 
 from workshop.errors import WorkshopError
-from workshop.local import updates
-from workshop.local.realism import take_fault
+from workshop.local.aws import updates
+from workshop.local.aws.realism import take_fault
 
 
 class ResourceFailure(WorkshopError):
@@ -318,7 +318,7 @@ def _event(stack: Any, logical_id: str, physical_id: str, resource_type: str, st
 
 def _update_in_place(stack: Any, template: str, role_arn: str | None,
                      parameters: dict[str, Any], tags: dict[str, str] | None) -> None:
-    """UpdateStack as CloudFormation does it (workshop.local.updates): every change checked
+    """UpdateStack as CloudFormation does it (workshop.local.aws.updates): every change checked
     first; then resources added, removed and changed in place, each with its events. A refused
     change leaves everything as it was: UPDATE_FAILED, then UPDATE_ROLLBACK_COMPLETE."""
     from moto.cloudformation.parsing import clean_json

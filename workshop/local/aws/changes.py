@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from workshop.config import Settings
-from workshop.local import routes
-from workshop.local.wire import local_endpoint
+from workshop.local.aws import routes
+from workshop.local.aws.wire import local_endpoint
 
 ROUTE = "/_workshop/changes/"
 TOPICS = ("dynamodbstreams", "kinesis")
@@ -92,7 +92,7 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
 def install() -> None:
     """Count the writes and add the wait route (idempotent; local AWS process only).
 
-    Call after workshop.local.fastpaths.apply(): the counting wraps the methods then in place.
+    Call after workshop.local.aws.fastpaths.apply(): the counting wraps the methods then in place.
     """
     from moto.dynamodb.models.table import StreamShard
     from moto.kinesis.models import Shard

@@ -4,9 +4,9 @@ moto stores a function and its zip but cannot run it without Docker. Here a func
 
 * **the deployed code**, never the working copy of lambda/: GetFunction's `Code.Location` (a
   presigned URL on AWS; locally a route of the local AWS that serves the zip moto stores,
-  `serve_code`) gives the zip, checked against the function's `CodeSha256` and unpacked under
-  the state folder. A new deployment (another CodeSha256) is picked up at the next invocation;
-  an edit that was not deployed changes nothing.
+  workshop.local.aws.lambda_code) gives the zip, checked against the function's `CodeSha256` and
+  unpacked under the state folder. A new deployment (another CodeSha256) is picked up at the next
+  invocation; an edit that was not deployed changes nothing.
 * **in an execution environment of its own**: a worker process imports the handler and serves
   invocations; events and answers cross as JSON, as they do Lambda's API, so an answer that is
   not JSON fails the invocation as Lambda's runtime does. An invocation past the function's
@@ -32,18 +32,16 @@ import sys
 import threading
 import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import urlsplit
 
 from workshop.config import LOCAL_HOST, Settings, client
 from workshop.errors import WorkshopError
-from workshop.local import lambda_worker
+from workshop.local.hops import lambda_worker
 
-log = logging.getLogger("workshop.local.functions")
-ROUTE = "/_workshop/functions/code"
+log = logging.getLogger("workshop.local.hops.functions")
 PAYLOAD_LIMIT = 6 * 1024 * 1024  # bytes of a synchronous invocation's request and response
 IPC_GRACE_SECONDS = 0.25  # past the Timeout, for the answer to cross the pipe
 
@@ -63,51 +61,6 @@ class FunctionTimedOut(WorkshopError):
 def log_path(s: Settings, function_name: str) -> Path:
     """The file that holds a local function's log, as its CloudWatch log group does on AWS."""
     return s.local_dir / "logs" / f"{function_name}.log"
-
-
-# --- the local AWS side: the deployed zip behind Code.Location -----------------------------------
-
-def _function(arn: str) -> Any:
-    from moto.awslambda.models import lambda_backends
-
-    _, _, _, region, account, _, name = arn.split(":")[:7]
-    return lambda_backends[account][region].get_function(name)
-
-
-def serve_code(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    """GET /_workshop/functions/code?arn=...: the zip deployed to a function, as stored."""
-    arn = parse_qs(environ.get("QUERY_STRING", "")).get("arn", [""])[0]
-    try:
-        body = _function(arn).code_bytes
-        status = "200 OK"
-    except Exception as error:  # unknown function: say so, as a 404
-        body = json.dumps({"message": f"no function {arn}: {error}"}).encode()
-        status = "404 Not Found"
-    start_response(status, [("Content-Type", "application/zip"),
-                            ("Content-Length", str(len(body)))])
-    return [body]
-
-
-def install(port: int) -> None:
-    """Serve deployed code at a local route and point GetFunction's Code.Location at it."""
-    from moto.awslambda.models import LambdaFunction
-
-    from workshop.local import routes
-
-    original = LambdaFunction.get_code
-    if getattr(original, "_workshop", False):
-        return
-
-    def get_code(self: Any) -> dict[str, Any]:
-        answer = original(self)
-        if "Code" in answer and self.code_bytes:
-            answer["Code"]["Location"] = (f"http://{LOCAL_HOST}:{port}{ROUTE}?"
-                                          f"arn={quote(self.function_arn, safe='')}")
-        return answer
-
-    get_code._workshop = True  # type: ignore[attr-defined]
-    LambdaFunction.get_code = get_code
-    routes.add(ROUTE, serve_code)
 
 
 # --- the runtime side: a worker per function ---------------------------------------------------
@@ -188,7 +141,7 @@ class LocalFunction:
         assert self.code is not None
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._worker = subprocess.Popen(
-            [sys.executable, "-m", "workshop.local.lambda_worker", str(self.code.directory),
+            [sys.executable, "-m", "workshop.local.hops.lambda_worker", str(self.code.directory),
              self.code.handler, str(self.log_file), str(self.code.memory_mb), self.name,
              "$LATEST"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

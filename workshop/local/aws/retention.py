@@ -2,7 +2,7 @@
 
 AWS keeps DynamoDB stream and Kinesis records for 24 hours; moto keeps every one in memory for as
 long as it runs (measured: the server at 748 MB after 100,000 orders; 439 MB with this
-retention and workshop.local.fastpaths, most of it the table's own items). In the local AWS
+retention and workshop.local.aws.fastpaths, most of it the table's own items). In the local AWS
 process a sweeper thread removes, every SWEEP_SECONDS, the records that
 
 * every hop reading them has checkpointed: a pipe for its table's stream, a delivery stream for
@@ -15,7 +15,7 @@ process a sweeper thread removes, every SWEEP_SECONDS, the records that
 So TRIM_HORIZON readers (notebook 03 via workshop.streams, `workshop doctor`) still see the recent
 records, from the oldest one kept, as on AWS after 24 hours. A stream that no hop reads, or whose
 hop has not checkpointed yet, is never trimmed. Sequence numbers never change: a stream shard
-counts what it trimmed (see workshop.local.fastpaths), and the newest record of a Kinesis shard
+counts what it trimmed (see workshop.local.aws.fastpaths), and the newest record of a Kinesis shard
 is always kept because moto numbers the next record after it. `WORKSHOP_LOCAL_RETENTION_SECONDS=off`
 keeps everything, as moto does. DynamoDB Streams shard iterators expire after 15 minutes, as on
 AWS (moto keeps every one it ever handed out, a new one per GetRecords).
@@ -39,11 +39,11 @@ from moto.kinesis.models import kinesis_backends
 from moto.pipes.models import pipes_backends
 
 from workshop.config import Settings
-from workshop.local.checkpoint import hop_checkpoint
-from workshop.local.fastpaths import records_lock, trimmed
-from workshop.local.realism import CLOSED, stream_shards
+from workshop.local.aws.checkpoint import hop_checkpoint
+from workshop.local.aws.fastpaths import records_lock, trimmed
+from workshop.local.aws.realism import CLOSED, stream_shards
 
-log = logging.getLogger("workshop.local.retention")
+log = logging.getLogger("workshop.local.aws.retention")
 SWEEP_SECONDS = 1.0
 ITERATOR_SECONDS = 900.0  # AWS: a shard iterator expires 15 minutes after it is returned
 

@@ -1,7 +1,7 @@
 """The local engine's cache of S3 objects: fetched once, kept as a few large JSON-lines files.
 
-A table's objects are fetched from the local S3 in batches (workshop.local.s3bulk: one request per
-BULK_BATCH_BYTES; GetObject on a thread pool where the bulk routes are missing). Each batch is
+A table's objects are fetched from the local S3 in batches (workshop.local.aws.s3bulk: one request
+per BULK_BATCH_BYTES; GetObject on a thread pool where the bulk routes are missing). Each batch is
 written as one *segment*: one file per partition folder (and per JSON key spelling), in the
 table's Hive layout under <root>/<bucket>/, and a manifest naming the objects it holds, where.
 DuckDB reads the segment files natively, and so does the next notebook kernel from the disk.
@@ -32,12 +32,12 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from workshop.athena import QueryError
 from workshop.config import Settings, client
-from workshop.local.glue import GlueTable, spelling_of
-from workshop.local.s3bulk import BulkReader, BulkUnavailable, NoSuchBucket
+from workshop.errors import QueryError
+from workshop.local.athena.glue import GlueTable, spelling_of
+from workshop.local.aws.s3bulk import BulkReader, BulkUnavailable, NoSuchBucket
 
-log = logging.getLogger("workshop.local.segments")
+log = logging.getLogger("workshop.local.athena.segments")
 
 FETCH_WORKERS = 8  # GetObject requests in flight (the fallback)
 BULK_BATCH_BYTES = 32 << 20  # bytes of objects per bulk request, and so per segment

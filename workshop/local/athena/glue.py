@@ -3,7 +3,7 @@
 moto stores the tables the template declares; the engine reads them back with
 `GlueTable.from_glue` and needs three things from each: the DuckDB type of every column, which S3
 keys hold its rows (the location, Hive partition folders, partition projection: see
-workshop.projection), and how the JSON keys of its objects are spelled (Athena's JSON SerDe
+workshop.records.projection), and how the JSON keys of its objects are spelled (Athena's JSON SerDe
 ignores their case, DuckDB does not).
 """
 
@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from workshop import projection
-from workshop.athena import QueryError, UnsupportedQuery
+from workshop.errors import QueryError, UnsupportedQuery
+from workshop.records import projection
 
 GLUE_TO_DUCKDB = {
     "string": "VARCHAR", "int": "INTEGER", "integer": "INTEGER", "bigint": "BIGINT",
@@ -110,7 +110,7 @@ class GlueTable:
         known = judged.folders.get(folder)
         if known is None:
             try:
-                known = all(projected(self.params, name, match.group(f"p{i}"), when)
+                known = all(projection.projected(self.params, name, match.group(f"p{i}"), when)
                             for i, (name, _) in enumerate(self.partitions))
             except projection.ProjectionError as error:
                 raise QueryError(
@@ -126,15 +126,6 @@ class _Judged:
 
     second: int = -1
     folders: dict[str, bool] = field(default_factory=dict)
-
-
-def projected(params: dict[str, str], name: str, value: str, now: datetime | None = None) -> bool:
-    """Is `value` one of the values Athena's partition projection generates for `name`?
-
-    `params` are the table's projection.* parameters; `now` (default: the current time) is the
-    NOW of a date projection's range, in UTC. Used by the local engine and by the doctor's
-    layout check; raises workshop.projection.ProjectionError for properties Athena refuses."""
-    return projection.projected(params, name, value, now)
 
 
 def duckdb_type(glue_type: str, column: str, table: str) -> str:

@@ -16,7 +16,7 @@ CHECKPOINTS = "checkpoints"  # the folder under the local state folder
 
 def hop_checkpoint(local_dir: Path, kind: str, name: str) -> Checkpoint:
     """The checkpoint of one hop of the local runtime, `kind` "pipe" or "firehose"; the
-    runtime writes it, local retention (workshop.local.retention) reads it."""
+    runtime writes it, local retention (workshop.local.aws.retention) reads it."""
     return Checkpoint(local_dir / CHECKPOINTS, f"{kind}-{name}")
 
 

@@ -43,7 +43,7 @@ does. Each behaviour names the page it follows:
   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes.html
 
 Firehose reading its Kinesis source from LATEST at creation is the local runtime's part
-(workshop.local.firehose). Faults AWS shows only intermittently (a pipe that "Cannot access
+(workshop.local.hops.firehose). Faults AWS shows only intermittently (a pipe that "Cannot access
 stream" on a brand-new table stream) are not injected at random: a test arms one with
 `arm_fault`, and the next matching call fails once.
 """
@@ -61,7 +61,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workshop.config import Settings
-from workshop.local.wire import local_endpoint
+from workshop.local.aws.wire import local_endpoint
 
 EMPTY_PAGES = 2  # empty GetRecords answers each new shard iterator gives before its records
 STREAM_SHARD_RECORDS = 250  # records in a DynamoDB stream shard before it rolls over
@@ -268,7 +268,7 @@ def _kinesis_get_records(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _behind(shard: Any, last: int) -> int:
     """MillisBehindLatest of a position: 0 at the tip, above 0 while records lie ahead."""
-    from workshop.local.fastpaths import records_lock
+    from workshop.local.aws.fastpaths import records_lock
 
     with records_lock:
         ahead = next((record for number, record in shard.records.items() if number > last), None)
@@ -295,7 +295,7 @@ def roll_over(table: Any) -> None:
     """Close the table's open stream shard and open a child shard for the next records."""
     from moto.dynamodb.models.table import StreamShard
 
-    from workshop.local.fastpaths import records_lock, trimmed
+    from workshop.local.aws.fastpaths import records_lock, trimmed
 
     with records_lock:
         parent = table.stream_shard
@@ -312,7 +312,7 @@ def roll_over(table: Any) -> None:
 
 def _stream_add(original: Callable[..., Any]) -> Callable[..., Any]:
     def add(self: Any, old: Any, new: Any) -> None:
-        from workshop.local.fastpaths import trimmed
+        from workshop.local.aws.fastpaths import trimmed
 
         original(self, old, new)
         table = self.table
@@ -335,7 +335,7 @@ def _shard_json(shard: Any) -> dict[str, Any]:
 
 def _streams_describe(self: Any) -> tuple[str, dict[str, str]]:
     """DescribeStream with every shard, paged by Limit, ExclusiveStartShardId, SHARDS_PER_PAGE."""
-    from workshop.local.fastpaths import JSON_1_0, _wire
+    from workshop.local.aws.fastpaths import JSON_1_0, _wire
 
     arn = self._get_param("StreamArn")
     table = self.backend._get_table_from_arn(arn)
@@ -385,7 +385,7 @@ def _streams_get_records(original: Callable[..., Any]) -> Callable[..., Any]:
     def get_records(self: Any) -> Any:
         from moto.dynamodbstreams.models import ShardIterator
 
-        from workshop.local.fastpaths import JSON_1_0
+        from workshop.local.aws.fastpaths import JSON_1_0
 
         backend = self.backend
         iterator = backend.shard_iterators.get(self._get_param("ShardIterator"))
@@ -467,7 +467,7 @@ def install() -> None:
     from moto.kinesis.models import KinesisBackend
     from moto.moto_api import state_manager
 
-    from workshop.local import routes
+    from workshop.local.aws import routes
 
     if _original:
         return
@@ -498,7 +498,7 @@ def remove() -> None:
     """Undo install() (for tests)."""
     from moto.moto_api import state_manager
 
-    from workshop.local import routes
+    from workshop.local.aws import routes
 
     for (owner, name), method in _original.items():
         setattr(owner, name, method)

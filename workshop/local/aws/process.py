@@ -23,10 +23,11 @@ from pathlib import Path
 
 from workshop.config import LOCAL_HOST, Settings, local_environment, settings
 from workshop.errors import WorkshopError
-from workshop.local.checkpoint import CHECKPOINTS
-from workshop.local.ports import PortInUse, port_is_free
+from workshop.local.aws.checkpoint import CHECKPOINTS
+from workshop.local.aws.ports import PortInUse, port_is_free
 
 PROCESSES = ("server", "runtime")  # the server first: the runtime needs it
+MODULES = {"server": "workshop.local.aws.server", "runtime": "workshop.local.hops.runtime"}
 SERVER_MALLOC_ARENAS = 2
 
 
@@ -80,7 +81,7 @@ def _is_ours(pid: int, name: str) -> bool:
         except OSError:
             return False
         return True  # no /proc (macOS): trust the pid file
-    return f"workshop.local.{name}" in cmdline
+    return MODULES[name] in cmdline
 
 
 def _read_pid(s: Settings, name: str) -> int | None:
@@ -128,7 +129,7 @@ def _spawn(s: Settings, name: str, args: list[str]) -> int:
         # (benchmarks/bench_pipeline.py here). Other C libraries ignore the variable.
         env.setdefault("MALLOC_ARENA_MAX", str(SERVER_MALLOC_ARENAS))
     proc = subprocess.Popen(
-        [sys.executable, "-m", f"workshop.local.{name}", *args],
+        [sys.executable, "-m", MODULES[name], *args],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True, env=env,
     )

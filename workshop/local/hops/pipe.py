@@ -14,16 +14,15 @@ import base64
 import json
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
 from workshop.config import Settings, client
 from workshop.errors import WorkshopError
-from workshop.local.checkpoint import Checkpoint
-from workshop.local.wire import WireClient
-from workshop.shards import CAUGHT_UP_EMPTY_PAGES, table_stream_shards
+from workshop.local.aws.checkpoint import Checkpoint
+from workshop.local.aws.wire import WireClient
+from workshop.records.shards import CAUGHT_UP_EMPTY_PAGES, table_stream_shards
 
-log = logging.getLogger("workshop.local.pipe")
+log = logging.getLogger("workshop.local.hops.pipe")
 PUT_RECORDS_MAX = 500  # Kinesis PutRecords limit per call
 GET_RECORDS_MAX = 1000  # DynamoDB Streams GetRecords limit per call
 SHARDS_SECONDS = 5.0  # how often the stream's shard list is described again
@@ -45,20 +44,6 @@ def partition_key(record: dict[str, Any], path: str) -> str:
     if isinstance(value, (dict, list)):
         raise PipeConfigError(f"partition key path {path} points at an object, not a value")
     return str(value)
-
-
-def to_wire(value: Any) -> Any:
-    """Undo boto3's parsing, giving the record as the stream's JSON (base64 bytes, epoch time)."""
-    if isinstance(value, dict):
-        return {key: to_wire(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [to_wire(item) for item in value]
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime):
-        seconds = value.timestamp()
-        return int(seconds) if seconds == int(seconds) else seconds
-    return value
 
 
 class PipeHop:
@@ -164,8 +149,8 @@ class PipeHop:
         """Is a shard's iterator still short of the stream's tip, as far as the hop can tell?
 
         DynamoDB Streams says nothing like MillisBehindLatest: a shard counts as caught up after
-        CAUGHT_UP_EMPTY_PAGES empty pages in a row, as workshop.shards reads it, and until then
-        the hop polls again soon instead of waiting for the next write.
+        CAUGHT_UP_EMPTY_PAGES empty pages in a row, as workshop.records.shards reads it, and until
+        then the hop polls again soon instead of waiting for the next write.
         """
         return any(count < CAUGHT_UP_EMPTY_PAGES for shard_id, count in self.empty_pages.items()
                    if shard_id not in self.finished)

@@ -1,8 +1,8 @@
 """The local AWS process: a moto server on 127.0.0.1 that also understands the whole template.
 
-Run by `workshop local start` as `python -m workshop.local.server --port N`; it stays up until
-SIGTERM. The Pipe and Firehose hops run in a sibling process (`workshop.local.runtime`), so that
-one can be stopped or killed without losing the state held here.
+Run by `workshop local start` as `python -m workshop.local.aws.server --port N`; it stays up until
+SIGTERM. The Pipe and Firehose hops run in a sibling process (`workshop.local.hops.runtime`), so
+that one can be stopped or killed without losing the state held here.
 """
 
 from __future__ import annotations
@@ -14,11 +14,19 @@ import signal
 import threading
 
 from workshop.config import settings
-from workshop.local import changes, fastpaths, functions, models, realism, retention, s3bulk
-from workshop.local.keepalive import LocalServer
-from workshop.local.ports import PortInUse, port_is_free
+from workshop.local.aws import (
+    changes,
+    fastpaths,
+    lambda_code,
+    models,
+    realism,
+    retention,
+    s3bulk,
+)
+from workshop.local.aws.keepalive import LocalServer
+from workshop.local.aws.ports import PortInUse, port_is_free
 
-log = logging.getLogger("workshop.local.server")
+log = logging.getLogger("workshop.local.aws.server")
 
 
 def start_server(port: int) -> LocalServer:
@@ -34,7 +42,7 @@ def start_server(port: int) -> LocalServer:
         realism.install()  # after the fast paths: it wraps their methods
     changes.install()  # after the fast paths: it counts the writes they make
     s3bulk.install()  # the query engine's bulk read of the local S3
-    functions.install(port)  # GetFunction's Code.Location: the deployed zip, served here
+    lambda_code.install(port)  # GetFunction's Code.Location: the deployed zip, served here
     server = LocalServer(port)  # moto's app, with keep-alive connections
     server.start()
     return server

@@ -1,6 +1,6 @@
 """Ports on 127.0.0.1 for the local AWS: is one free, pick one, and the error for a taken one.
 
-Kept apart from workshop.local.server, which imports moto (about 9 s here): `workshop local
+Kept apart from workshop.local.aws.server, which imports moto (about 9 s here): `workshop local
 status`, `start` and `stop` need only these, and took 8 s when they imported the server.
 """
 

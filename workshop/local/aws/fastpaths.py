@@ -9,7 +9,7 @@ only inside the local AWS process, answer the same calls with the same wire form
 epoch-second timestamps, base64 blobs), from the same backend state, in O(records returned):
 
 * a stream record is kept as its wire JSON text (~0.7 KB), and GetRecords joins those texts;
-* a stream shard counts the records trimmed from its front (workshop.local.retention), so
+* a stream shard counts the records trimmed from its front (workshop.local.aws.retention), so
   sequence numbers, TRIM_HORIZON and LATEST stay what they were before the trim;
 * Kinesis GetRecords and PutRecords answer with json.dumps, reading only the records returned;
 * BatchWriteItem and PutRecords bodies are read with json.loads instead of moto's shape-walking

@@ -4,14 +4,14 @@ The local query engine mirrors a table's objects from the local S3 into its cach
 S3 API that is one ListObjectsV2 page per 1,000 keys (XML) and one GetObject per object, and
 moto answers each in milliseconds: measured here, 2,000 Firehose objects took 9.5-19 s to fetch
 with 8 threads. This module adds two routes to the local AWS process (`install()`, called by
-workshop.local.server) that read the same moto S3 backend directly:
+workshop.local.aws.server) that read the same moto S3 backend directly:
 
     GET  /_workshop/s3bulk/list?bucket=B&prefix=P  -> {"objects": [[key, size], ...]} (sorted)
     POST /_workshop/s3bulk/get?bucket=B  {"keys": [...]}
          -> for each key, a JSON line {"key": k, "size": n} then its n bytes (n = -1: gone)
 
 `BulkReader` is the engine's client. Both ends are for 127.0.0.1 only: the routes answer 403 to
-any other peer (workshop.local.routes), and the client refuses settings that do not point at
+any other peer (workshop.local.aws.routes), and the client refuses settings that do not point at
 the local AWS. A server without the routes (a moto server started another way) is recognised
 by the missing `X-Workshop-S3Bulk` header, and the engine falls back to plain GetObject.
 """
@@ -30,8 +30,8 @@ from urllib.parse import urlencode
 
 from workshop.config import Settings
 from workshop.errors import WorkshopError
-from workshop.local import routes
-from workshop.local.wire import local_endpoint
+from workshop.local.aws import routes
+from workshop.local.aws.wire import local_endpoint
 
 ROUTE = "/_workshop/s3bulk/"
 MARKER = "X-Workshop-S3Bulk"  # set on every answer of the routes, so a client knows they exist

@@ -1,8 +1,9 @@
 """The local AWS's own routes (`/_workshop/...`), answered in front of moto's dispatch.
 
-The bulk S3 reads (workshop.local.s3bulk) and the runtime's wake-ups (workshop.local.changes)
-are plain WSGI applications; every other request goes on to moto as before. The routes
-answer 127.0.0.1 only: a request from any other peer gets a 403 here, before a route sees it.
+The bulk S3 reads (workshop.local.aws.s3bulk) and the runtime's wake-ups
+(workshop.local.aws.changes) are plain WSGI applications; every other request goes on to moto as
+before. The routes answer 127.0.0.1 only: a request from any other peer gets a 403 here, before a
+route sees it.
 """
 
 from __future__ import annotations

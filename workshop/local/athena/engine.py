@@ -3,25 +3,25 @@
 moto stores the Glue tables the template declares but its Athena answers every query with an
 empty success. This engine reads each table's definition from Glue (columns, types, partition
 keys, location), mirrors the table's objects from S3 into a cache on disk (each object is
-fetched once, later queries fetch only new keys; workshop.local.segments), loads their rows into
-an in-memory DuckDB table (again only the new objects), and runs the query there after sqlglot
+fetched once, later queries fetch only new keys; workshop.local.athena.segments), loads their rows
+into an in-memory DuckDB table (again only the new objects), and runs the query there after sqlglot
 has translated it from Athena's dialect, with the table schema at hand so that `5/2` stays 2.
 
 Each answer carries its QueryStatistics (`frame.attrs["statistics"]`): how many partitions the
-tables' partition projection makes Athena enumerate for the query (workshop.local.pruning), the
-bytes of the objects in those partitions (what Athena would scan of JSON) and DuckDB's time.
+tables' partition projection makes Athena enumerate for the query (workshop.local.athena.pruning),
+the bytes of the objects in those partitions (what Athena would scan of JSON) and DuckDB's time.
 
 It refuses what it cannot run faithfully, never answering with wrong rows: a function sqlglot
 cannot translate raises `UnsupportedQuery` naming it, and so does DDL such as
 `CREATE EXTERNAL TABLE`, because locally the tables come from Glue, through the template. Where
 sqlglot's DuckDB SQL would mean something else than Athena's (split_part past the end, date_diff,
-a subscript past the end...), workshop.local.sql rewrites the call into a DuckDB macro that keeps
-Athena's meaning, or refuses it by name (docs/local-sql.md lists both).
+a subscript past the end...), workshop.local.athena.sql rewrites the call into a DuckDB macro that
+keeps Athena's meaning, or refuses it by name (docs/local-sql.md lists both).
 
 Why a cache and not DuckDB reading the local S3 through pyathena's fsspec filesystem: measured
 on 2,000 objects (benchmarks/bench_query.py), fsspec fetched every object again on each query
 (tens of seconds here, moto spends milliseconds per request); the cache fetches each object once,
-and on the local AWS in bulk (workshop.local.s3bulk): one request lists the table's objects and
+and on the local AWS in bulk (workshop.local.aws.s3bulk): one request lists the table's objects and
 one per 32 MB reads them, instead of one GetObject per object (9.5-19 s for 2,000 objects).
 """
 
@@ -49,13 +49,14 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from workshop.athena import QueryError, QueryStatistics, UnsupportedQuery
 from workshop.config import Settings, client, settings
-from workshop.local import pruning, sql
-from workshop.local.glue import GlueTable, spelling_of
-from workshop.local.segments import FetchStats, Segment, SegmentCache
+from workshop.errors import QueryError, UnsupportedQuery
+from workshop.local.athena import pruning, sql
+from workshop.local.athena.glue import GlueTable, spelling_of
+from workshop.local.athena.segments import FetchStats, Segment, SegmentCache
+from workshop.records.statistics import QueryStatistics
 
-log = logging.getLogger("workshop.local.engine")
+log = logging.getLogger("workshop.local.athena.engine")
 
 READ_DIALECT = "athena"
 LOCAL_DDL = re.compile(  # after any leading comments
@@ -133,7 +134,7 @@ class LocalAthena:
     """Athena on this machine for one Glue database: Glue tables, local S3, DuckDB.
 
     Each table is loaded into an in-memory DuckDB table, segment by segment
-    (workshop.local.segments): a query reads only the objects that arrived since the last one
+    (workshop.local.athena.segments): a query reads only the objects that arrived since the last one
     (and drops the rows of deleted objects), so a notebook querying a growing table pays for the
     new data only.
     """
@@ -462,7 +463,7 @@ def referenced_tables(statement: exp.Expression, database: str,
 
 
 def unsupported_functions(statement: exp.Expression) -> list[str]:
-    """Functions sqlglot does not know in Athena's dialect (and workshop.local.sql does not
+    """Functions sqlglot does not know in Athena's dialect (and workshop.local.athena.sql does not
     translate), so cannot run faithfully."""
     names = [f.name.lower() for f in statement.find_all(exp.Anonymous, exp.AnonymousAggFunc)]
     return list(dict.fromkeys(n for n in names if n not in sql.TRANSLATED))

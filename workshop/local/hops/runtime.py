@@ -1,10 +1,10 @@
 """The local runtime: runs every pipe and delivery stream that the local AWS holds.
 
-Run by `workshop local start` as `python -m workshop.local.runtime`, beside the moto server.
+Run by `workshop local start` as `python -m workshop.local.hops.runtime`, beside the moto server.
 It discovers pipes and delivery streams through the same APIs a learner would use (so a stack
 deployed after start is picked up), and runs each hop in a loop, logging what it moves. While
 data flows, a hop polls every POLL_SECONDS; once a poll finds nothing, it waits for the next
-write to what it reads (workshop.local.changes) instead of polling an idle local AWS.
+write to what it reads (workshop.local.aws.changes) instead of polling an idle local AWS.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from workshop.config import Settings, client, settings
-from workshop.local.changes import ChangeWaiter
-from workshop.local.checkpoint import Checkpoint, hop_checkpoint
-from workshop.local.firehose import FirehoseHop
-from workshop.local.pipe import GET_RECORDS_MAX, PipeHop
-from workshop.local.wire import WireError
+from workshop.local.aws.changes import ChangeWaiter
+from workshop.local.aws.checkpoint import Checkpoint, hop_checkpoint
+from workshop.local.aws.wire import WireError
+from workshop.local.hops.firehose import FirehoseHop
+from workshop.local.hops.pipe import GET_RECORDS_MAX, PipeHop
 
-log = logging.getLogger("workshop.local.runtime")
+log = logging.getLogger("workshop.local.hops.runtime")
 POLL_SECONDS = 0.1
 IDLE_WAIT_SECONDS = 1.0  # an idle hop polls anyway after this long without a write
 PIPE_BACKLOG = GET_RECORDS_MAX  # a full page of stream records: more are waiting

@@ -1,10 +1,10 @@
 """A local Lambda's execution environment: the worker process that runs a function's handler.
 
-workshop.local.functions starts one per function as `python -m workshop.local.lambda_worker`
-and sends it invocations as JSON lines on its stdin; the answers come back as JSON lines on its
-stdout, and everything the handler prints or logs goes to the function's log file. It imports
-nothing but the standard library, so an environment starts (a cold start) in a fraction of a
-second.
+workshop.local.hops.functions starts one per function as `python -m
+workshop.local.hops.lambda_worker` and sends it invocations as JSON lines on its stdin; the answers
+come back as JSON lines on its stdout, and everything the handler prints or logs goes to the
+function's log file. It imports nothing but the standard library, so an environment starts (a cold
+start) in a fraction of a second.
 """
 
 from __future__ import annotations

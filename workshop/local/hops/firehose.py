@@ -22,42 +22,28 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import json
 import logging
-import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
-from workshop.config import LAMBDA_DIR, Settings, client
+from workshop.config import Settings, client
 from workshop.errors import InvalidValue, WorkshopError
-from workshop.local import conversion
-from workshop.local.checkpoint import Checkpoint
-from workshop.local.functions import FunctionError, FunctionTimedOut, LocalFunction
-from workshop.local.wire import WireClient, WireError
+from workshop.local.aws.checkpoint import Checkpoint
+from workshop.local.aws.wire import WireClient, WireError
+from workshop.local.hops import conversion
+from workshop.local.hops.functions import FunctionError, FunctionTimedOut, LocalFunction
+from workshop.records.formats import Buffered, evaluate_prefix, transformation_event
 
-log = logging.getLogger("workshop.local.firehose")
+log = logging.getLogger("workshop.local.hops.firehose")
 MB = 1024 * 1024
 LAMBDA_PAYLOAD_LIMIT = 6 * MB  # request and response limit of a synchronous Lambda invocation
 RESULTS = {"Ok", "Dropped", "ProcessingFailed"}
 SHARDS_SECONDS = 5.0  # how often the source stream's shards are listed again
 FIREHOSE_READ_SECONDS = 1.0  # Firehose reads each shard once a second (realistic mode)
-
-
-@dataclass
-class Buffered:
-    """One Kinesis record waiting in the delivery stream's buffer."""
-
-    shard_id: str
-    sequence_number: str
-    partition_key: str
-    data: bytes
-    arrival_ms: int
 
 
 @dataclass
@@ -69,66 +55,6 @@ class Outcome:
     failed: int = 0
     dropped: int = 0
     read: int = 0
-
-
-def evaluate_prefix(prefix: str, when: datetime, error_output_type: str | None = None) -> str:
-    """Evaluate Firehose's `!{timestamp:...}` and `!{firehose:...}` namespaces in a prefix."""
-    java_to_strftime = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
-
-    def substitute(match: re.Match[str]) -> str:
-        namespace, _, expression = match.group(1).partition(":")
-        if namespace == "timestamp":
-            pattern = re.sub(r"yyyy|MM|dd|HH|mm|ss", lambda m: java_to_strftime[m.group()],
-                             expression)
-            return when.strftime(pattern)
-        if namespace == "firehose" and expression == "error-output-type":
-            if error_output_type is None:
-                raise InvalidValue(
-                    "!{firehose:error-output-type} is only valid in ErrorOutputPrefix")
-            return error_output_type
-        if namespace == "firehose" and expression == "random-string":
-            return uuid.uuid4().hex[:11]
-        raise InvalidValue(f"unsupported Firehose prefix expression !{{{match.group(1)}}}")
-
-    return re.sub(r"!\{([^}]+)\}", substitute, prefix)
-
-
-def load_handler(handler: str) -> Callable[[dict[str, Any], Any], Any]:
-    """Import `module.function` from the project's lambda/ folder, as Lambda would."""
-    module_name, _, function_name = handler.rpartition(".")
-    path = LAMBDA_DIR / f"{module_name}.py"
-    spec = importlib.util.spec_from_file_location(f"local_lambda_{module_name}", path)
-    if spec is None or spec.loader is None or not path.exists():
-        raise FileNotFoundError(f"Lambda handler {handler}: no file {path}")
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, function_name)
-
-
-def transformation_event(chunk: list[Buffered], delivery_stream_arn: str, source_arn: str,
-                         region: str) -> tuple[dict[str, Any], list[str]]:
-    """A genuine Firehose transformation event for Kinesis records, and its recordIds."""
-    record_ids = [f"{item.sequence_number}{index:07d}" for index, item in enumerate(chunk)]
-    records = [{
-        "recordId": record_id,
-        "approximateArrivalTimestamp": item.arrival_ms,
-        "data": base64.b64encode(item.data).decode("ascii"),
-        "kinesisRecordMetadata": {
-            "sequenceNumber": item.sequence_number,
-            "subsequenceNumber": 0,
-            "partitionKey": item.partition_key,
-            "shardId": item.shard_id,
-            "approximateArrivalTimestamp": item.arrival_ms,
-        },
-    } for record_id, item in zip(record_ids, chunk, strict=True)]
-    event = {
-        "invocationId": str(uuid.uuid4()),
-        "deliveryStreamArn": delivery_stream_arn,
-        "sourceKinesisStreamArn": source_arn,
-        "region": region,
-        "records": records,
-    }
-    return event, record_ids
 
 
 # errorCode and errorMessage of Firehose's error output, as real error records carry them.
