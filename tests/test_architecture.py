@@ -151,3 +151,19 @@ def test_the_graph_reader_sees_deferred_imports_and_skips_type_checking_ones():
               "if TYPE_CHECKING:\n    from workshop import stack\n"
               "def f():\n    from workshop.local.aws import process\n")
     assert imported(source) == {"workshop.local.aws", "workshop.local.aws.process"}
+
+
+def test_every_exception_the_workshop_defines_derives_from_workshop_error():
+    import importlib
+    import inspect
+
+    from workshop.errors import WorkshopError
+
+    outside = []
+    for name in sorted(modules()):
+        module = importlib.import_module(name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (cls.__module__ == name and issubclass(cls, BaseException)
+                    and not issubclass(cls, WorkshopError)):
+                outside.append(f"{name}.{cls.__name__}")
+    assert not outside, f"derive these from workshop.errors.WorkshopError: {outside}"

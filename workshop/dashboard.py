@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from workshop import athena, charts, generator, stack
 from workshop.config import Settings, settings
 from workshop.errors import InvalidValue
+from workshop.records.formats import iso_utc
 
 REFRESH_SECONDS = 3.0
 
@@ -79,7 +80,7 @@ def live(count: int = 60, rate: float = 6.0, refresh: float = REFRESH_SECONDS,
     table = stack.outputs(s)["TableName"]
     orders = generator.make_orders(count)  # new order ids on every run
     wanted = {o["orderid"] for o in orders}
-    since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    since = iso_utc(datetime.now(UTC) - timedelta(seconds=1))
     failure: list[BaseException] = []
     reports: list[generator.WriteReport] = []
 

@@ -15,20 +15,19 @@ had is shown as "unknown", never as a number that might be wrong.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from workshop import delivered, local_aws
 from workshop.config import Settings, client, settings
+from workshop.records.formats import Buffering
 from workshop.records.projection import projected
 from workshop.records.shards import read_kinesis, read_table_stream
 from workshop.stack import outputs
@@ -159,14 +158,7 @@ def _flush_seconds(name: str, s: Settings) -> float:
     destination = client("firehose", s).describe_delivery_stream(DeliveryStreamName=name)[
         "DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
     override = s.local_buffer_seconds if s.is_local else None
-    if override is not None:
-        return override
-    seconds = float(destination.get("BufferingHints", {}).get("IntervalInSeconds", 300))
-    for proc in (destination.get("ProcessingConfiguration") or {}).get("Processors", []):
-        for param in proc.get("Parameters", []):
-            if param["ParameterName"] == "BufferIntervalInSeconds":
-                seconds += float(param["ParameterValue"])
-    return seconds
+    return override if override is not None else Buffering.of(destination).longest_wait
 
 
 def _count_json(body: bytes) -> int:
@@ -276,23 +268,8 @@ def _process_evidence(found: dict[str, str], s: Settings, evidence: _Evidence) -
     except (ClientError, BotoCoreError, KeyError):
         evidence.pipe_state = None
     if s.is_local:
-        evidence.runtime_up = _runtime_alive(s)
-
-
-def _runtime_alive(s: Settings) -> bool:
-    """Is the local runtime's process alive, and not a zombie? (Read from its pid file;
-    workshop.local.aws.process does not look for zombies, which a killed runtime can leave.)"""
-    try:
-        pid = int((s.local_dir / "runtime.pid").read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return False
-    try:  # a pid can be reused: where /proc exists, check it is the runtime (not a zombie)
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True  # no /proc (macOS): trust the pid file
-    return b"workshop.local.hops.runtime" in command and state != "Z"
+        # the pid file's process, if it is the runtime and no zombie (a killed one can be)
+        evidence.runtime_up = "runtime" in local_aws.status(s).running
 
 
 # --- evidence checks ---------------------------------------------------------------------------

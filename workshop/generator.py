@@ -38,6 +38,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from workshop.config import client, settings
 from workshop.errors import InvalidValue, WorkshopError
+from workshop.records.formats import iso_utc
 
 log = logging.getLogger("workshop.generator")
 
@@ -123,7 +124,7 @@ class ChangeReport:
 
 def now_iso() -> str:
     """Now in UTC as ISO 8601 with microseconds and a Z, e.g. 2026-11-28T12:34:56.123456Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_utc()
 
 
 def _price(rng: random.Random) -> Decimal:
@@ -159,7 +160,7 @@ def make_orders(count: int, seed: int | str | None = None, start: int = 0) -> li
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_utc(when)
 
 
 def history_counts(minutes: int, per_minute: int, spike: int | None = None,
@@ -248,9 +249,8 @@ def _call(table: str, report: WriteReport | None, operation: str, **kwargs: Any)
     """One DynamoDB call, retried with backoff while it is throttled.
 
     The requests are built here from TypeSerializer's output, so botocore's client-side model
-    check is skipped (DynamoDB still validates them): a burst writes 1,917-2,032 orders/s into
-    a bare local table instead of 1,505-1,638, with 1.11-1.21 instead of 1.58-1.62 s of this
-    process's CPU per 5,000 orders (two interleaved runs).
+    check is skipped (DynamoDB still validates them): a burst writes more orders a second, on
+    less of this process's CPU (measured: docs/performance.md#the-generator).
     """
     dynamodb = client("dynamodb", validate=False)
     for attempt in range(MAX_ATTEMPTS):

@@ -29,6 +29,7 @@ import pandas as pd
 from workshop import athena, delivered, generator, stack
 from workshop.config import Settings, client, settings
 from workshop.errors import InvalidValue, WorkshopError
+from workshop.records import formats
 
 POLL_SECONDS = 0.5  # locally; on aws each Athena query takes a second or two anyway
 S3_TIME_RESOLUTION = 1.0  # LastModified is kept to the second
@@ -159,7 +160,7 @@ def measure(count: int = 100, rate: float | None = 20.0, timeout: float = 120.0,
     poll = poll if poll is not None else (POLL_SECONDS if s.is_local else 3.0)
     found = stack.outputs(s)
     orders = generator.make_orders(count)  # no seed: new order ids on every run
-    since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    since = formats.iso_utc(datetime.now(UTC) - timedelta(seconds=1))
     watcher = _Watcher(found["BucketName"], {o["orderid"] for o in orders}, s, since)
     watcher.snapshot()
     failure: list[BaseException] = []
@@ -219,15 +220,9 @@ def buffering(s: Settings | None = None) -> Buffering:
     name = stack.outputs(s)["DeliveryStreamName"]
     description = client("firehose", s).describe_delivery_stream(
         DeliveryStreamName=name)["DeliveryStreamDescription"]
-    destination = description["Destinations"][0]["ExtendedS3DestinationDescription"]
-    hints = destination.get("BufferingHints", {})
-    processor = None
-    for proc in (destination.get("ProcessingConfiguration") or {}).get("Processors", []):
-        for param in proc.get("Parameters", []):
-            if param["ParameterName"] == "BufferIntervalInSeconds":
-                processor = float(param["ParameterValue"])
-    return Buffering(float(hints.get("IntervalInSeconds", 300)), float(hints.get("SizeInMBs", 5)),
-                     processor, s.local_buffer_seconds if s.is_local else None)
+    hints = formats.Buffering.of(description["Destinations"][0]["ExtendedS3DestinationDescription"])
+    return Buffering(hints.s3_interval, hints.s3_size_mb, hints.processor_interval,
+                     s.local_buffer_seconds if s.is_local else None)
 
 
 def wait_until_queryable(orderids: list[str], timeout: float = 120.0,

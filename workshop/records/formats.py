@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -24,6 +24,13 @@ from workshop.errors import InvalidValue, WorkshopError
 
 class HandlerNotFound(WorkshopError, FileNotFoundError):
     """A Lambda handler setting names a file that lambda/ does not hold."""
+
+
+def iso_utc(when: datetime | None = None) -> str:
+    """A time (default: now) in UTC as ISO 8601 with microseconds and a Z, as the generator
+    writes `placed_at` and the queries compare it: 2026-11-28T12:34:56.123456Z."""
+    moment = datetime.now(UTC) if when is None else when.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def to_wire(value: Any) -> Any:
@@ -110,3 +117,51 @@ def load_handler(handler: str) -> Callable[[dict[str, Any], Any], Any]:
     module: ModuleType = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, function_name)
+
+
+# Firehose's defaults where a delivery stream leaves a setting out: 300 s or 5 MB for the S3
+# destination (https://docs.aws.amazon.com/firehose/latest/APIReference/API_BufferingHints.html);
+# 60 s or 1 MB for a Lambda processor
+# (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html).
+S3_INTERVAL_SECONDS, S3_SIZE_MB = 300.0, 5.0
+PROCESSOR_INTERVAL_SECONDS, PROCESSOR_SIZE_MB = 60.0, 1.0
+
+
+@dataclass(frozen=True)
+class Buffering:
+    """A delivery stream's buffering, as DescribeDeliveryStream gives it: the S3 destination's
+    hints, and its Lambda processor's (None without an enabled one)."""
+
+    s3_interval: float
+    s3_size_mb: float
+    processor_interval: float | None = None
+    processor_size_mb: float | None = None
+
+    @classmethod
+    def of(cls, destination: dict[str, Any]) -> Buffering:
+        """Read an ExtendedS3DestinationDescription, Firehose's defaults where it is silent."""
+        hints = destination.get("BufferingHints") or {}
+        params = processor_parameters(destination)
+        return cls(
+            float(hints.get("IntervalInSeconds", S3_INTERVAL_SECONDS)),
+            float(hints.get("SizeInMBs", S3_SIZE_MB)),
+            None if params is None else float(
+                params.get("BufferIntervalInSeconds", PROCESSOR_INTERVAL_SECONDS)),
+            None if params is None else float(params.get("BufferSizeInMBs", PROCESSOR_SIZE_MB)))
+
+    @property
+    def longest_wait(self) -> float:
+        """The longest a record may wait before it is in S3: both intervals in turn."""
+        return self.s3_interval + (self.processor_interval or 0.0)
+
+
+def processor_parameters(destination: dict[str, Any]) -> dict[str, str] | None:
+    """The parameters of a destination's enabled Lambda processor (LambdaArn, NumberOfRetries,
+    BufferIntervalInSeconds, ...), or None when records go to S3 untransformed."""
+    config = destination.get("ProcessingConfiguration") or {}
+    if str(config.get("Enabled", "false")).lower() != "true":
+        return None
+    lambdas = [p for p in config.get("Processors", []) if p.get("Type") == "Lambda"]
+    if not lambdas:
+        return None
+    return {p["ParameterName"]: str(p["ParameterValue"]) for p in lambdas[0].get("Parameters", [])}

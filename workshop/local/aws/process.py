@@ -72,7 +72,8 @@ def _pid_file(s: Settings, name: str) -> Path:
 
 
 def _is_ours(pid: int, name: str) -> bool:
-    """True when pid is alive and is the workshop's own process of that name."""
+    """True when pid is alive and is the workshop's own process of that name (a zombie, which a
+    killed process can leave, has no command line: it is not)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
@@ -125,8 +126,9 @@ def _spawn(s: Settings, name: str, args: list[str]) -> int:
     env = {**os.environ, **local_environment(s)}
     if name == "server":
         # glibc gives threads malloc arenas of their own; the server's request threads then
-        # fragment memory: 472 MB resident after 100,000 orders, 426 MB with two arenas
-        # (benchmarks/bench_pipeline.py here). Other C libraries ignore the variable.
+        # fragment memory, which two arenas hold down
+        # (measured: docs/performance.md#the-local-aws-server). Other C libraries ignore the
+        # variable.
         env.setdefault("MALLOC_ARENA_MAX", str(SERVER_MALLOC_ARENAS))
     proc = subprocess.Popen(
         [sys.executable, "-m", MODULES[name], *args],

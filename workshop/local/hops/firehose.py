@@ -36,7 +36,13 @@ from workshop.local.aws.checkpoint import Checkpoint
 from workshop.local.aws.wire import WireClient, WireError
 from workshop.local.hops import conversion
 from workshop.local.hops.functions import FunctionError, FunctionTimedOut, LocalFunction
-from workshop.records.formats import Buffered, evaluate_prefix, transformation_event
+from workshop.records.formats import (
+    Buffered,
+    Buffering,
+    evaluate_prefix,
+    processor_parameters,
+    transformation_event,
+)
 
 log = logging.getLogger("workshop.local.hops.firehose")
 MB = 1024 * 1024
@@ -133,12 +139,11 @@ class FirehoseHop:
         self.bucket = destination["BucketARN"].split(":::")[-1]
         self.prefix = destination.get("Prefix", "")
         self.error_prefix = destination.get("ErrorOutputPrefix", "")
-        hints = destination.get("BufferingHints", {})
+        buffering = Buffering.of(destination)
         override = s.local_buffer_seconds
-        self.s3_interval = override if override is not None else float(
-            hints.get("IntervalInSeconds", 300))
-        self.s3_size = float(hints.get("SizeInMBs", 5)) * MB
-        self.processor = self._processor(destination, override)
+        self.s3_interval = override if override is not None else buffering.s3_interval
+        self.s3_size = buffering.s3_size_mb * MB
+        self.processor = self._processor(destination, buffering, override)
         self.extension = destination.get("FileExtension", "")
         glue = client("glue", s)
         self.converter = conversion.Converter.from_destination(
@@ -165,21 +170,16 @@ class FirehoseHop:
         self.identity: tuple[str, str] = ("", "")  # set by the runtime: what it was made from
 
     @staticmethod
-    def _processor(destination: dict[str, Any], override: float | None) -> dict[str, Any] | None:
-        config = destination.get("ProcessingConfiguration") or {}
-        if str(config.get("Enabled", "false")).lower() != "true":
+    def _processor(destination: dict[str, Any], buffering: Buffering,
+                   override: float | None) -> dict[str, Any] | None:
+        params = processor_parameters(destination)
+        if params is None:
             return None
-        lambdas = [p for p in config.get("Processors", []) if p.get("Type") == "Lambda"]
-        if not lambdas:
-            return None
-        params = {p["ParameterName"]: str(p["ParameterValue"])
-                  for p in lambdas[0].get("Parameters", [])}
-        interval = float(params.get("BufferIntervalInSeconds", 60))
         return {
             "arn": params["LambdaArn"],
             "retries": int(params.get("NumberOfRetries", 3)),
-            "size": float(params.get("BufferSizeInMBs", 1)) * MB,
-            "interval": override if override is not None else interval,
+            "size": (buffering.processor_size_mb or 0.0) * MB,
+            "interval": override if override is not None else buffering.processor_interval,
         }
 
     # --- reading Kinesis -------------------------------------------------------------------
