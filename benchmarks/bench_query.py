@@ -46,7 +46,7 @@ STREAM = "bench-orders"  # names objects as Firehose does: <stream>-<version>-<t
 
 def serve(port: int, ready: Any) -> None:
     """Child process: the local AWS's moto server, as `workshop local start` runs it, until
-    terminated (moto's module listing is cached by the fast paths start_server applies)."""
+    terminated (moto's module listing is cached by workshop.local.aws.patches)."""
     import logging
 
     from workshop.local.aws.server import collect_less, start_server

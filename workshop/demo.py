@@ -98,7 +98,8 @@ def _save_charts(units: object, output_dir: Path) -> list[Path]:
     """Save the demo's two charts as PNG files.
 
     matplotlib is imported here, not with the module: the CLI imports this module for DemoError
-    on every command, and matplotlib took 1.6 s of `workshop local status`."""
+    on every command, and matplotlib slowed even `workshop local status`
+    (measured: docs/performance.md#the-command-lines-start-up)."""
     import matplotlib
 
     matplotlib.use("Agg")  # the demo saves files; it never opens a window

@@ -18,11 +18,11 @@ sqlglot's DuckDB SQL would mean something else than Athena's (split_part past th
 a subscript past the end...), workshop.local.athena.sql rewrites the call into a DuckDB macro that
 keeps Athena's meaning, or refuses it by name (docs/local-sql.md lists both).
 
-Why a cache and not DuckDB reading the local S3 through pyathena's fsspec filesystem: measured
-on 2,000 objects (benchmarks/bench_query.py), fsspec fetched every object again on each query
-(tens of seconds here, moto spends milliseconds per request); the cache fetches each object once,
-and on the local AWS in bulk (workshop.local.aws.s3bulk): one request lists the table's objects and
-one per 32 MB reads them, instead of one GetObject per object (9.5-19 s for 2,000 objects).
+Why a cache and not DuckDB reading the local S3 through pyathena's fsspec filesystem: fsspec
+fetches every object again on each query, and moto spends milliseconds per request; the cache
+fetches each object once, and on the local AWS in bulk (workshop.local.aws.s3bulk): one request
+lists the table's objects and one per 32 MB reads them, instead of one GetObject per object
+(measured: docs/performance.md#the-query-engines-cache).
 """
 
 from __future__ import annotations
@@ -149,8 +149,8 @@ class LocalAthena:
         self._lock = threading.Lock()
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone='UTC'")  # Athena works in UTC; a laptop may not
-        # Athena promises no row order without ORDER BY; not keeping it loads 184 MB of JSON in
-        # 0.74-0.86 s instead of 0.91-1.49 s here.
+        # Athena promises no row order without ORDER BY; not keeping it loads JSON faster
+        # (measured: docs/performance.md#the-query-engines-cache).
         self._con.execute("SET preserve_insertion_order = false")
         self._con.execute(f"CREATE SCHEMA {_quote(self.database)}")
         self._con.execute(f"CREATE SCHEMA {ROWS_SCHEMA}")
@@ -248,7 +248,7 @@ class LocalAthena:
         Reloads from scratch when a loaded object was deleted or rewritten. Every batch is
         fetched first and then DuckDB loads all new segments in one statement: on 2 cores,
         parsing each batch while the next was fetched made the two compete for the cores, and
-        a cold query took 0.4-0.8 s longer (2,000 objects, 184 MB, measured here).
+        a cold query took longer (measured: docs/performance.md#the-query-engines-cache).
         """
         started = time.perf_counter()
         stats = FetchStats()
@@ -353,11 +353,12 @@ class LocalAthena:
     def _frame(self, relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
         """The relation's rows as DuckDB's .df() gives them, with the query run once.
 
-        .df() makes a Python object of every string (1.26 s for 870k rows of the latest state
-        per order, measured here); through Arrow the string columns take 0.13 s. The other
-        columns still go through .df(), for its nullable integer and boolean types, on a
-        connection that keeps row order: the query's, which does not, put the rows of a result
-        of several Arrow batches back in another order than the strings beside them.
+        .df() makes a Python object of every string, slow on a large result; through Arrow the
+        string columns take a fraction of that time (measured:
+        docs/performance.md#the-query-engines-cache). The other columns still go through .df(),
+        for its nullable integer and boolean types, on a connection that keeps row order: the
+        query's, which does not, put the rows of a result of several Arrow batches back in
+        another order than the strings beside them.
         """
         names, types = relation.columns, [str(t) for t in relation.types]
         result = relation.arrow()

@@ -94,7 +94,8 @@ class GlueTable:
         """Would Athena read this object? Its folders must be partitions the projection makes.
 
         Called for every listed key: the pattern is compiled once and each folder is judged
-        once per second (2,000 keys took 0.15-0.18 s of every query before, 24 folders now);
+        once per second, since judging every key cost every query time and a table has far
+        fewer folders than keys (measured: docs/performance.md#the-query-engines-cache);
         a date projection's range moves with NOW, so a judgement holds for that second only.
         """
         match = self.key_pattern.match(key)

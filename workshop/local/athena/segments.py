@@ -6,10 +6,10 @@ written as one *segment*: one file per partition folder (and per JSON key spelli
 table's Hive layout under <root>/<bucket>/, and a manifest naming the objects it holds, where.
 DuckDB reads the segment files natively, and so does the next notebook kernel from the disk.
 
-Why segments and not one cached file per object: measured here on 2,000 Firehose objects
-(184 MB), writing them as 2,000 files took 0.47-0.94 s and, done in the background, competed with
-DuckDB for the 2 cores; the same bytes as 6 files took 0.08-0.4 s, and DuckDB parses a few large
-files about twice as fast as 2,000 small ones.
+Why segments and not one cached file per object: writing a file per object is slower than
+writing the same bytes as a few files and, done in the background, competes with DuckDB for the
+2 cores; and DuckDB parses a few large files faster than many small ones
+(measured: docs/performance.md#the-query-engines-cache).
 
 Segments are written whole before their manifest (each by an atomic rename), so a reader only
 ever sees complete ones. Two kernels may fetch the same objects at once: a reader then takes the

@@ -1,9 +1,9 @@
 """Wake-ups for the local runtime: it waits for the next write instead of polling an idle AWS.
 
 The hops poll every POLL_SECONDS while data flows; once a poll moves nothing they would keep
-asking ten times a second, and each request costs the moto server ~3-4 ms of CPU (measured:
-0.6-0.8 CPU-s per idle 10 s, with the runtime's own 0.24-0.33). Instead, an idle hop asks the
-local AWS process to answer when something was written to what it reads:
+asking ten times a second, and each request costs the moto server CPU, so an idle pipeline
+would keep the server busy (measured: docs/performance.md#the-local-aws-server). Instead, an
+idle hop asks the local AWS process to answer when something was written to what it reads:
 
 * `dynamodbstreams`: a record added to any DynamoDB stream (what the Pipe hop reads);
 * `kinesis`: a record put into any Kinesis shard (what the Firehose hop reads).
@@ -92,7 +92,7 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
 def install() -> None:
     """Count the writes and add the wait route (idempotent; local AWS process only).
 
-    Call after workshop.local.aws.fastpaths.apply(): the counting wraps the methods then in place.
+    Call after workshop.local.aws.patches.apply(): the counting wraps the methods then in place.
     """
     from moto.dynamodb.models.table import StreamShard
     from moto.kinesis.models import Shard

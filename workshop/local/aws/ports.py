@@ -1,7 +1,8 @@
 """Ports on 127.0.0.1 for the local AWS: is one free, pick one, and the error for a taken one.
 
-Kept apart from workshop.local.aws.server, which imports moto (about 9 s here): `workshop local
-status`, `start` and `stop` need only these, and took 8 s when they imported the server.
+Kept apart from workshop.local.aws.server, which imports moto, slow to import: `workshop local
+status`, `start` and `stop` need only these, and were slow to answer when they imported the
+server (measured: docs/performance.md#the-command-lines-start-up).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 The local query engine mirrors a table's objects from the local S3 into its cache. Through the
 S3 API that is one ListObjectsV2 page per 1,000 keys (XML) and one GetObject per object, and
-moto answers each in milliseconds: measured here, 2,000 Firehose objects took 9.5-19 s to fetch
-with 8 threads. This module adds two routes to the local AWS process (`install()`, called by
-workshop.local.aws.server) that read the same moto S3 backend directly:
+moto takes milliseconds over each, so a table of thousands of objects takes many seconds to fetch
+even on a thread pool (measured: docs/performance.md#the-query-engines-cache). This module adds
+two routes to the local AWS process (`install()`, called by workshop.local.aws.server) that read
+the same moto S3 backend directly:
 
     GET  /_workshop/s3bulk/list?bucket=B&prefix=P  -> {"objects": [[key, size], ...]} (sorted)
     POST /_workshop/s3bulk/get?bucket=B  {"keys": [...]}
@@ -81,7 +82,8 @@ def _value(key: Any) -> bytes:
     """An object's bytes, as FakeKey.value returns them, without copying them when possible.
 
     moto keeps a small object in a SpooledTemporaryFile over a BytesIO, whose getvalue()
-    shares its buffer; FakeKey.value reads and copies it (0.3 s per 184 MB here).
+    shares its buffer; FakeKey.value reads and copies it, time spent on every byte read
+    (measured: docs/performance.md#the-query-engines-cache).
     """
     inner = getattr(getattr(key, "_value_buffer", None), "_file", None)
     if isinstance(inner, io.BytesIO):

@@ -2,10 +2,11 @@
 
 DynamoDB Streams and Kinesis speak JSON over HTTP. The Pipe hop must hand Kinesis the stream
 record exactly as it travels on the wire, and botocore first parses it into Python objects
-(datetimes, bytes), only for the hop to turn them back into JSON: measured here, that parse
-cost ~0.5 s per 1,000 stream records. For GetRecords and PutRecords on the local AWS only, this
-client posts the JSON body itself and reads the JSON answer as it is. It talks to 127.0.0.1
-only: the endpoint comes from the local settings, and anything else is refused.
+(datetimes, bytes), only for the hop to turn them back into JSON, a parse that costs the hop
+time on every batch (measured: docs/performance.md#the-local-hops). For GetRecords and
+PutRecords on the local AWS only, this client posts the JSON body itself and reads the JSON
+answer as it is. It talks to 127.0.0.1 only: the endpoint comes from the local settings, and
+anything else is refused.
 """
 
 from __future__ import annotations
