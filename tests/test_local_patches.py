@@ -1,31 +1,39 @@
 """The local AWS's fast answers must be exactly moto's own answers, only sooner."""
 
+import json
 from decimal import Decimal
 
 import boto3
 import pytest
 
 from tests.helpers import clients, moto_server
-from workshop.local.aws import fastpaths
+from workshop.local.aws import patches
 
 
 @pytest.fixture(scope="module")
 def endpoint():
     with moto_server() as port:
         yield f"http://127.0.0.1:{port}"
-    fastpaths.remove()
+    patches.remove()
 
 
 def read_both_ways(read):
     """The answer with moto's own code, then with the fast paths."""
-    fastpaths.remove()
+    patches.remove()
     theirs = read()
-    fastpaths.apply()
+    patches.apply()
     try:
         ours = read()
     finally:
-        fastpaths.remove()
+        patches.remove()
     return theirs, ours
+
+
+def key_order(pairs: object) -> object:
+    """The keys of a JSON value read with object_pairs_hook=list, nested, in order."""
+    if isinstance(pairs, list) and all(isinstance(p, tuple) for p in pairs):
+        return [(key, key_order(value)) for key, value in pairs]
+    return None
 
 
 def test_stream_records_read_fast_are_moto_records(endpoint):
@@ -46,6 +54,10 @@ def test_stream_records_read_fast_are_moto_records(endpoint):
     table.delete_item(Key={"orderid": "o2"})
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
 
+    raw: list[bytes] = []
+    streams.meta.events.register("after-call.dynamodbstreams.GetRecords",
+                                 lambda http_response, **_: raw.append(http_response.content))
+
     def read():
         iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
@@ -54,6 +66,25 @@ def test_stream_records_read_fast_are_moto_records(endpoint):
     theirs, ours = read_both_ways(read)
     assert len(ours) == 20
     assert ours == theirs
+    # On the wire too, key for key in the same order (the Pipe hop forwards these bytes); and a
+    # record the patched code writes comes out in moto's order, as moto's would.
+    theirs_raw, ours_raw = (dict(json.loads(body, object_pairs_hook=list))["Records"]
+                            for body in raw)
+    assert ours_raw == theirs_raw
+    patches.apply()
+    try:
+        table.put_item(Item={"orderid": "o30", "price": Decimal("429.99"), "tags": {"a", "b"},
+                             "photo": b"\x00\xff", "nested": {"l": [1, "x", None, True]}})
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=streams.get_records(ShardIterator=streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"],
+                Limit=1000)["Records"][-1]["dynamodb"]["SequenceNumber"])["ShardIterator"]
+        streams.get_records(ShardIterator=iterator)
+    finally:
+        patches.remove()
+    [written_fast] = dict(json.loads(raw[-1], object_pairs_hook=list))["Records"]
+    assert key_order(written_fast) == key_order(theirs_raw[0])
 
 
 def test_kinesis_records_read_fast_are_moto_records(endpoint):
@@ -82,12 +113,12 @@ def test_the_cached_module_list_is_moto_s_own_list():
     from moto import backends
 
     theirs = list(backends.list_of_moto_modules())
-    fastpaths.apply()
+    patches.apply()
     try:
         assert list(backends.list_of_moto_modules()) == theirs
         assert "dynamodbstreams" in theirs and "kinesis" in theirs
     finally:
-        fastpaths.remove()
+        patches.remove()
 
 
 def test_moto_finds_each_action_among_the_same_methods_once_they_are_cached():
@@ -96,14 +127,14 @@ def test_moto_finds_each_action_among_the_same_methods_once_they_are_cached():
     from moto.kinesis.responses import KinesisResponse
 
     theirs = {c: responses.method_names_from_class(c) for c in (DynamoHandler, KinesisResponse)}
-    fastpaths.apply()
+    patches.apply()
     try:
         for handler, names in theirs.items():
             assert responses.method_names_from_class(handler) == names
             assert responses.method_names_from_class(handler) == names  # cached, unchanged
         assert "batch_write_item" in theirs[DynamoHandler]
     finally:
-        fastpaths.remove()
+        patches.remove()
     from moto.core.utils import method_names_from_class
     assert responses.method_names_from_class is method_names_from_class  # moto's own again
 
@@ -156,12 +187,12 @@ def test_stream_records_written_fast_are_the_records_moto_writes(endpoint):
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
     _write_changes(resource.Table("theirs"))
     theirs, their_sizes = _stream_records(endpoint, "theirs")
-    fastpaths.apply()
+    patches.apply()
     try:
         _write_changes(resource.Table("ours"))
         ours, our_sizes = _stream_records(endpoint, "ours")
     finally:
-        fastpaths.remove()
+        patches.remove()
     assert [r.get("eventName") for r in ours].count("MODIFY") == 2 and len(ours) == 45 + 39
     assert ours == theirs
     assert all(abs(a - b) <= 8 for a, b in zip(our_sizes, their_sizes, strict=True))
@@ -180,11 +211,11 @@ def test_kinesis_put_records_answers_as_moto_does(endpoint):
     for name, fast in (("put-theirs", False), ("put-ours", True)):
         kinesis.create_stream(StreamName=name, ShardCount=2)
         if fast:
-            fastpaths.apply()
+            patches.apply()
         try:
             answer = kinesis.put_records(StreamName=name, Records=entries)
         finally:
-            fastpaths.remove()
+            patches.remove()
         answer.pop("ResponseMetadata")
         answers.append(answer)
         records = []
@@ -196,12 +227,13 @@ def test_kinesis_put_records_answers_as_moto_does(endpoint):
                         for r in page["Records"]]
         stored.append(records)
     assert answers[1]["FailedRecordCount"] == 0 and len(answers[1]["Records"]) == 7
-    from moto.core.utils import unix_time
+    from datetime import datetime
+
     from moto.kinesis.models import kinesis_backends
     stream = kinesis_backends["123456789012"]["us-east-1"].streams["put-ours"]
     for shard in stream.shards.values():
-        for record in shard.records.values():  # arrival times converted as moto does
-            assert record.created_at == unix_time(record.created_at_datetime)
+        for record in shard.records.values():  # arrival times kept as moto keeps them
+            assert isinstance(record.created_at, datetime)
     assert answers[1] == answers[0]
     assert stored[1] == stored[0] and len(stored[1]) == 7
 
@@ -217,17 +249,17 @@ def test_answers_get_the_request_id_moto_gives_them():
     for body in bodies:
         mock_random.seed(7)
         theirs = BaseResponse._enrich_response({"status": 200}, body)
-        fastpaths.apply()
+        patches.apply()
         try:
             mock_random.seed(7)
             ours = BaseResponse._enrich_response({"status": 200}, body)
         finally:
-            fastpaths.remove()
+            patches.remove()
         assert ours == theirs
         assert len(ours[0]["x-amzn-requestid"]) == 52
     moment = datetime(2026, 11, 28, 23, 59, 58, 123456)
-    assert fastpaths._wire(moment) == calendar.timegm(moment.timetuple()) + 0.123
-    assert fastpaths._wire(moment.replace(microsecond=0)) == calendar.timegm(moment.timetuple())
+    assert patches._wire(moment) == calendar.timegm(moment.timetuple()) + 0.123
+    assert patches._wire(moment.replace(microsecond=0)) == calendar.timegm(moment.timetuple())
 
 
 def test_batch_write_item_answers_as_moto_does(endpoint):

@@ -167,10 +167,14 @@ def test_the_table_stream_reader_reads_every_shard_in_order(table_with_stream, l
 
 def test_writes_beyond_1000_records_a_second_per_shard_are_refused_per_record(kinesis_stream):
     kinesis, stream = kinesis_stream
+    started = time.monotonic()
     answers = [kinesis.put_records(StreamName=stream, Records=[
         {"Data": b"x", "PartitionKey": str(n)} for n in range(500)]) for _ in range(3)]
+    elapsed = time.monotonic() - started
     failed = [r for answer in answers for r in answer["Records"] if "ErrorCode" in r]
-    assert sum(a["FailedRecordCount"] for a in answers) == len(failed) >= 400
+    assert sum(a["FailedRecordCount"] for a in answers) == len(failed) > 0
+    # A full second's worth at first, then 1,000 more each second (moto's own code is slower).
+    assert 1500 - len(failed) <= 1000 * (1 + elapsed)
     assert {r["ErrorCode"] for r in failed} == {"ProvisionedThroughputExceededException"}
     assert "Rate exceeded for shard shardId-000000000000" in failed[0]["ErrorMessage"]
 

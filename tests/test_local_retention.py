@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.helpers import clients, moto_server
 from workshop import config, stack, streams
-from workshop.local.aws import fastpaths, process, retention
+from workshop.local.aws import patches, process, retention
 from workshop.local.aws.checkpoint import hop_checkpoint
 from workshop.local.aws.ports import free_port
 from workshop.local.aws.retention import Policy, policy_of
@@ -23,10 +23,10 @@ GONE = Policy(seconds=0, records=0)  # drop every consumed record at once
 
 @pytest.fixture(scope="module")
 def endpoint():
-    fastpaths.apply()
+    patches.apply()
     with moto_server() as port:
         yield f"http://127.0.0.1:{port}"
-    fastpaths.remove()
+    patches.remove()
 
 
 def stream_table(endpoint, name):

@@ -53,6 +53,10 @@ class Settings:
     # shard limits, unprocessed batch items, stream shard rollover: workshop.local.aws.realism).
     # Off only to show what a kinder local AWS hides, or in a test that says why.
     realistic: bool = True
+    # moto patched for speed and memory (workshop.local.aws.patches, with the wake-ups, bulk S3
+    # reads, keep-alive connections and retention). Off, moto's own code answers: slower, the
+    # same answers; `WORKSHOP_LOCAL_PATCHES=off make test` proves it.
+    local_patches: bool = True
     local_buffer_seconds: float | None = None  # shortens the local Firehose buffering intervals
     # Consumed stream and Kinesis records the local AWS keeps (workshop.local.aws.retention): this
     # long (None: forever) and at most this many per shard, so its memory stays bounded.
@@ -175,6 +179,7 @@ def settings() -> Settings:
         "profile": env.get("WORKSHOP_AWS_PROFILE") or env.get("AWS_PROFILE") or None,
         "state_dir": Path(env.get("WORKSHOP_STATE_DIR", PROJECT_ROOT / ".workshop")),
         "realistic": _switch("WORKSHOP_LOCAL_REALISTIC", True),
+        "local_patches": _switch("WORKSHOP_LOCAL_PATCHES", True),
         "local_buffer_seconds": _amount("WORKSHOP_LOCAL_BUFFER_SECONDS", None, float, "0.5"),
         "retention_seconds": _amount("WORKSHOP_LOCAL_RETENTION_SECONDS", 3600.0, float, "600",
                                      forever=True),
@@ -192,6 +197,7 @@ def local_environment(s: Settings) -> dict[str, str]:
     env = {"WORKSHOP_TARGET": "local", "WORKSHOP_LOCAL_PORT": str(s.local_port),
            "WORKSHOP_REGION": s.region, "WORKSHOP_STATE_DIR": str(s.state_dir),
            "WORKSHOP_LOCAL_REALISTIC": "on" if s.realistic else "off",
+           "WORKSHOP_LOCAL_PATCHES": "on" if s.local_patches else "off",
            "WORKSHOP_LOCAL_RETENTION_SECONDS": ("off" if s.retention_seconds is None
                                                 else repr(s.retention_seconds)),
            "WORKSHOP_LOCAL_RETENTION_RECORDS": str(s.retention_records),

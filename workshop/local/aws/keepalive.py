@@ -2,10 +2,9 @@
 
 werkzeug's development server, which moto's ThreadedMotoServer runs, answers every request with
 `Connection: close`, so each call of boto3, the local hops and the query engine opened a new TCP
-connection and the server a new thread for it: measured here, 424 new connections in a 6.5 s
-burst of 5,000 orders, and 21 a second while idle (the hops' polls). Kept open, the server
-spent 2.33-2.34 CPU seconds instead of 2.60-2.86 on 5,000 batch-written orders, and 0.61-0.82
-instead of 0.78-0.98 per idle 10 s (two runs each, interleaved).
+connection and the server a new thread for it, in a burst and in the hops' idle polls alike.
+Kept open, the server spends less CPU on batch writes and while idle
+(measured: docs/performance.md#the-local-aws-server).
 
 `KeepAliveHandler` is moto's own request handler with one change: a request whose body length is
 known (Content-Length, or none) keeps its connection. The app reads the body through a stream
@@ -44,7 +43,8 @@ class KeepAliveHandler(MotoRequestHandler):
     """moto's request handler without werkzeug's `Connection: close` on every answer."""
 
     # Headers and body go out in separate writes: without this, Nagle's algorithm holds the
-    # body back until the client's delayed ACK of the headers (~40 ms per answer, measured).
+    # body back until the client's delayed ACK of the headers, a wait added to every answer
+    # (measured: docs/performance.md#the-local-aws-server).
     disable_nagle_algorithm = True
     _keep: bool = False
     _saved: tuple[Any, Any] | None = None
@@ -83,12 +83,13 @@ class KeepAliveHandler(MotoRequestHandler):
 
 
 class LocalServer:
-    """moto's app on 127.0.0.1:port, served with KeepAliveHandler on a background thread."""
+    """moto's app on 127.0.0.1:port, served on a background thread: with KeepAliveHandler, or
+    with moto's own handler (`keep_alive=False`, the patches switched off)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, keep_alive: bool = True) -> None:
         self._server: BaseWSGIServer = make_server(
             "127.0.0.1", port, DomainDispatcherApplication(create_backend_app), threaded=True,
-            request_handler=KeepAliveHandler)
+            request_handler=KeepAliveHandler if keep_alive else MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> None:

@@ -551,8 +551,20 @@ def _stopped_pipes_stay_stopped() -> None:
     Pipe._get_next_status = next_status
 
 
+def _athena_answers_rest_json() -> None:
+    """botocore 1.44.18 calls Athena in rest-json (POST /workgroups, GET /workgroups/{name}, ...);
+    moto 5.2.6 maps only Athena's "/" (its json protocol). moto's router already finds the
+    operation and path parameters from botocore's model, so every path goes to its handler.
+    Before the first Athena request: moto builds a service's URL map once."""
+    from moto.athena import urls
+    from moto.athena.responses import AthenaResponse
+
+    urls.url_paths.setdefault("{0}/.*", AthenaResponse.dispatch)
+
+
 def register() -> None:
     """Make moto's template parser see the models above (its model map is cached on first use)."""
+    _athena_answers_rest_json()
     _bucket_as_the_template_says()
     _stacks_fail_as_on_aws()
     _stopped_pipes_stay_stopped()

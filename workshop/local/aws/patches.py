@@ -1,32 +1,39 @@
-"""Faster, leaner moto answers for the calls the local runtime makes thousands of times.
+"""The one module of patches to moto: faster, leaner answers to the calls made thousands of times.
 
-Measured on moto 5.2.5 here: DynamoDB Streams GetRecords spends ~2.3 s building the response for
-1,000 records (its generic shape-walking serializer); a stream record is kept as ~3.3 KB of nested
-dicts; a Kinesis shard scans every record it ever held on each GetRecords and copies all its keys
-on each put; Kinesis PutRecords spends more time in the shape-walking serializer than storing the
-records; and moto lists its own package folder on every request (~2 ms). These patches, applied
-only inside the local AWS process, answer the same calls with the same wire format (JSON,
+Every patch is listed in PATCHES with the moto behaviour it replaces; they are only speed and
+memory. `WORKSHOP_LOCAL_PATCHES=off` (workshop.config) leaves them out, with what builds on them
+(workshop.local.aws.changes, s3bulk, keepalive, retention), and the test suite passes on moto's
+own code (docs/architecture.md#upgrading-moto). moto 5.2.6 moved two things they touch: a Kinesis
+record keeps its arrival time as a datetime (no float `created_at`), and answers carry their
+status code as a `status` header; both are followed here.
+
+In moto 5.2.5, DynamoDB Streams GetRecords is slow to build its response (its generic
+shape-walking serializer walks every record); a stream record is kept as nested dicts several
+times the size of its wire JSON; a Kinesis shard scans every record it ever held on each
+GetRecords and copies all its keys on each put; Kinesis PutRecords spends more time in the
+shape-walking serializer than storing the records; and moto lists its own package folder on
+every request (measured: docs/performance.md#the-patches-to-moto). These patches, applied only
+inside the local AWS process, answer the same calls with the same wire format (JSON,
 epoch-second timestamps, base64 blobs), from the same backend state, in O(records returned):
 
-* a stream record is kept as its wire JSON text (~0.7 KB), and GetRecords joins those texts;
+* a stream record is kept as its wire JSON text, and GetRecords joins those texts;
 * a stream shard counts the records trimmed from its front (workshop.local.aws.retention), so
   sequence numbers, TRIM_HORIZON and LATEST stay what they were before the trim;
 * Kinesis GetRecords and PutRecords answer with json.dumps, reading only the records returned;
 * BatchWriteItem and PutRecords bodies are read with json.loads instead of moto's shape-walking
   parser, which gives the same parameters (binary DynamoDB attributes still go to moto's parser);
 * BatchWriteItem's answer (nothing unprocessed, capacity per table) is written with json.dumps
-  instead of moto's shape-walking serializer: 4.09-4.17 s of server CPU for 10,000 batch-written
-  orders instead of 4.35-4.41 s;
+  instead of moto's shape-walking serializer, which costs the server CPU on every batch write;
 * every fast answer carries the content type moto's serializer gives it (application/x-amz-json);
 * the names of a handler class's methods, which moto lists with inspect.getmembers on every
-  request to find its action (84-145 us per request here), are listed once per class;
+  request to find its action, are listed once per class;
 * moto's register of every model instance ever made (for its dashboard) no longer keeps items,
   stream records, Kinesis records and shard iterators alive after their backend lets them go;
-* a stream record's SizeBytes and a Kinesis record's arrival time are computed as moto does,
-  without moto's unix_time (which rebuilds the epoch per call: 17% of a batch write), and
-  answers skip moto's regex search for an XML <RequestId> when they hold none.
+* a stream record's SizeBytes is computed as moto does, without moto's unix_time (which rebuilds
+  the epoch per call, a share of every batch write), and answers skip moto's regex search for an
+  XML <RequestId> when they hold none.
 
-tests/test_local_fastpaths.py compares every patched answer with moto's own.
+tests/test_local_patches.py compares every patched answer with moto's own, on the wire.
 """
 
 from __future__ import annotations
@@ -34,9 +41,9 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import math
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,8 +67,9 @@ _original: dict[str, Any] = {}
 records_lock = threading.RLock()
 _EPOCH = datetime(1970, 1, 1)
 # The content types moto's serializers answer with (DynamoDB and its Streams; Kinesis).
-JSON_1_0 = {"Content-Type": "application/x-amz-json-1.0"}
-JSON_1_1 = {"Content-Type": "application/x-amz-json-1.1"}
+# moto 5.2.6 also sends its serializer's status code as a "status" header (core/responses.py).
+JSON_1_0 = {"Content-Type": "application/x-amz-json-1.0", "status": 200}
+JSON_1_1 = {"Content-Type": "application/x-amz-json-1.1", "status": 200}
 
 
 def _wire(value: Any) -> Any:
@@ -97,7 +105,8 @@ class CompactStreamRecord:
 
 def _moto_seconds(moment: datetime) -> float:
     """moto's unix_time(moment), the same float, without building the epoch on every call
-    (moto's utcfromtimestamp imports and converts each time: 17% of a batch write, measured)."""
+    (moto's utcfromtimestamp imports and converts each time, a share of every batch write;
+    measured: docs/performance.md#the-patches-to-moto)."""
     delta = moment - _EPOCH
     return (delta.days * 86400) + (delta.seconds + (delta.microseconds / 1e6))
 
@@ -108,9 +117,9 @@ def stream_record(table: Any, view_type: str, event_name: str, old: Any, new: An
 
     The images are dumped once. The head of the `dynamodb` block is written around them twice:
     as moto's dump (time as float seconds, SizeBytes 1), whose length is SizeBytes, and as the
-    wire's (time in milliseconds, the real SizeBytes). Built as one dict and dumped twice, 10,000
-    records took 0.61-0.83 s here; this way 0.39-0.52 s (seven interleaved rounds).
-    tests/test_local_fastpaths.py compares the records and their sizes with moto's own.
+    wire's (time in milliseconds, the real SizeBytes). Built as one dict and dumped twice, the
+    records took longer (measured: docs/performance.md#the-patches-to-moto).
+    tests/test_local_patches.py compares the records and their sizes with moto's own.
     """
     changed = old if old is not None else new
     images: dict[str, Any] = {"Keys": {table.hash_key_attr: changed.hash_key.to_json()}}
@@ -126,9 +135,12 @@ def stream_record(table: Any, view_type: str, event_name: str, old: Any, new: An
     middle = f', "SequenceNumber": "{sequence_number}", "SizeBytes": '
     rest = ", " + json.dumps(images, default=_wire)[1:]  # '"Keys": {...}, ...}': the block's end
     size = len(head) + len(repr(_moto_seconds(created))) + len(middle) + 1 + len(rest)
-    block = f"{head}{_wire(created)!r}{middle}{size}{rest}"
+    # On the wire in the order of the API's shape, as moto's serializer (and AWS) answer.
+    block = (f'{{"ApproximateCreationDateTime": {_wire(created)!r}, {rest[2:-1]}, '
+             f'"SequenceNumber": "{sequence_number}", "SizeBytes": {size}, '
+             f'"StreamViewType": "{view_type}"}}')
     wire = (f'{{"eventID": "{mock_random.uuid4().hex}", "eventName": "{event_name}", '
-            f'"eventSource": "aws:dynamodb", "eventVersion": "1.0", "awsRegion": "us-east-1", '
+            f'"eventVersion": "1.0", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", '
             f'"dynamodb": {block}}}')
     return CompactStreamRecord(created, sequence_number, wire)
 
@@ -181,6 +193,22 @@ def _iterator_init(self: ShardIterator, streams_backend: Any, stream_shard: Stre
     self.created = time.monotonic()
 
 
+# The order of the keys of a stream record in the API's shape, which moto's serializer follows.
+RECORD_KEYS = ("eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb",
+               "userIdentity")
+BLOCK_KEYS = ("ApproximateCreationDateTime", "Keys", "NewImage", "OldImage", "SequenceNumber",
+              "SizeBytes", "StreamViewType")
+
+
+def _in_shape_order(record: dict[str, Any]) -> dict[str, Any]:
+    """moto's record dict with its keys in the order moto's serializer writes them."""
+    block = record.get("dynamodb") or {}
+    ordered = {key: record[key] for key in RECORD_KEYS if key in record}
+    if "dynamodb" in ordered:
+        ordered["dynamodb"] = {key: block[key] for key in BLOCK_KEYS if key in block}
+    return ordered
+
+
 def _streams_get_records(self: DynamoDBStreamsHandler) -> tuple[str, dict[str, str]]:
     """GetRecords of DynamoDB Streams: moto's iterator logic, records joined as wire JSON."""
     limit = self._get_param("Limit") or 1000
@@ -197,7 +225,8 @@ def _streams_get_records(self: DynamoDBStreamsHandler) -> tuple[str, dict[str, s
         following = ShardIterator(backend, shard, "AT_SEQUENCE_NUMBER", iterator.sequence_number)
     backend.shard_iterators[following.arn] = following
     texts = [record.wire if isinstance(record, CompactStreamRecord)
-             else json.dumps(record.to_json(), default=_wire) for record in records]
+             else json.dumps(_in_shape_order(record.to_json()), default=_wire)
+             for record in records]
     return (f'{{"NextShardIterator": {json.dumps(following.arn)}, '
             f'"Records": [{", ".join(texts)}]}}'), dict(JSON_1_0)
 
@@ -217,20 +246,9 @@ def _kinesis_get_records(self: KinesisResponse) -> tuple[str, dict[str, str]]:
             "PartitionKey": record.partition_key,
             "SequenceNumber": str(record.sequence_number),
             # milliseconds, as AWS sends them
-            "ApproximateArrivalTimestamp": math.floor(record.created_at * 1000) / 1000,
+            "ApproximateArrivalTimestamp": _wire(record.created_at),  # a datetime since moto 5.2.6
         } for record in records],
     }), dict(JSON_1_1)
-
-
-def _kinesis_record_init(self: KinesisRecord, partition_key: str, data: Any,
-                         sequence_number: int, explicit_hash_key: str) -> None:
-    """moto's Kinesis Record, its arrival time converted without moto's slow unix_time."""
-    self.partition_key = partition_key
-    self.data = data
-    self.sequence_number = sequence_number
-    self.explicit_hash_key = explicit_hash_key
-    self.created_at_datetime = datetime.now(UTC).replace(tzinfo=None)  # moto's utcnow
-    self.created_at = _moto_seconds(self.created_at_datetime)
 
 
 def _kinesis_put_records(self: KinesisResponse) -> tuple[str, dict[str, str]]:
@@ -261,7 +279,8 @@ def _shard_get_records(self: Shard, last_sequence_id: str,
         if not results and self.records and next(reversed(self.records)) > last:
             return _original["shard_get_records"](self, last_sequence_id, limit)
         newest = self.records[next(reversed(self.records))] if self.records else None
-    behind = int((newest.created_at - results[-1].created_at) * 1000) if results else 0
+    behind = (int((newest.created_at - results[-1].created_at).total_seconds() * 1000)
+              if results else 0)
     return results, (results[-1].sequence_number if results else last), behind
 
 
@@ -278,8 +297,8 @@ class _Untracked(list):  # type: ignore[type-arg]
 
     moto appends every model instance it ever makes to its class's register (for its web
     dashboard, which the workshop does not use), so every item version, stream record, Kinesis
-    record and shard iterator stayed in memory for good, trimmed or replaced or not (measured:
-    the bulk of the server's growth per order)."""
+    record and shard iterator stayed in memory for good, trimmed or replaced or not, and the
+    server grew with every order (measured: docs/performance.md#the-patches-to-moto)."""
 
     def append(self, _instance: Any) -> None:
         """Forget the instance: its backend holds it for as long as it is needed."""
@@ -298,10 +317,11 @@ def _batch_write_item(self: DynamoHandler) -> Any:
     """BatchWriteItem: moto's own checks and writes, its answer with json.dumps.
 
     moto answers with plain data (no unprocessed items, one capacity entry per table), which
-    its serializer walks shape by shape (about a tenth of a burst's request handling, py-spy
-    here); anything else (say, unprocessed items in a later moto) is left to that serializer.
+    its serializer walks shape by shape, a visible share of a burst's request handling
+    (profiled: docs/performance.md#the-patches-to-moto); anything else (say, unprocessed items
+    in a later moto) is left to that serializer.
     """
-    answer = _original[_key(DynamoHandler, "batch_write_item")](self)
+    answer = _original["DynamoHandler.batch_write_item"](self)
     data = answer.result if isinstance(answer, ActionResult) else None
     if (not isinstance(data, dict) or set(data) != set(BATCH_WRITE_ANSWER)
             or data["UnprocessedItems"] or data["ItemCollectionMetrics"]):
@@ -313,8 +333,9 @@ def _batch_write_item(self: DynamoHandler) -> Any:
 
 def _dynamodb_parse(self: DynamoHandler, request: Any) -> None:
     """BatchWriteItem parameters with json.loads: moto's shape-walking parser gives the same
-    dicts (~80 us per item, measured) except for binary attributes, which it decodes: a body
-    with a B or BS attribute goes to moto's parser."""
+    dicts, more slowly for every item (measured: docs/performance.md#the-patches-to-moto),
+    except for binary attributes, which it decodes: a body with a B or BS attribute goes to
+    moto's parser."""
     body = request.data
     if (self._get_action() == "BatchWriteItem" and b'"B"' not in body
             and b'"BS"' not in body):
@@ -336,72 +357,112 @@ def _kinesis_parse(self: KinesisResponse, request: Any) -> None:
 
 def _enrich_response(headers: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
     """moto's BaseResponse._enrich_response, which regex-scans every answer for an XML
-    <RequestId> to fill in, even a 700 KB GetRecords JSON (4% of the server, measured): a text
-    without "<RequestId>" cannot match, so only the request id header is set for it."""
+    <RequestId> to fill in, even a large GetRecords JSON, a share of the server's time
+    (measured: docs/performance.md#the-patches-to-moto): a text without "<RequestId>" cannot
+    match, so only the request id header is set for it."""
     if isinstance(body, str) and "<RequestId>" not in body:
         if "status" in headers:
             headers["status"] = str(headers["status"])
         gen_amzn_requestid_long(headers)
         return headers, body
-    return _original["enrich"].__func__(headers, body)
+    return _original["BaseResponse._enrich_response"].__func__(headers, body)
 
 
 def _cached_module_list(listing: Any) -> Any:
-    """moto lists its own package folder on every request (~2 ms each, measured): once is
-    enough, the folder does not change while the server runs."""
+    """moto lists its own package folder on every request, a cost paid each time
+    (measured: docs/performance.md#the-patches-to-moto): once is enough, the folder does not
+    change while the server runs."""
     modules = tuple(listing())
     return lambda: iter(modules)
 
 
-_PATCHES: list[tuple[Any, str, Any]] = [
-    (DynamoDBStreamsHandler, "get_records", _streams_get_records),
-    (StreamShard, "add", _stream_add),
-    (StreamShard, "get", _stream_get),
-    (ShardIterator, "__init__", _iterator_init),
-    (KinesisResponse, "get_records", _kinesis_get_records),
-    (KinesisResponse, "put_records", _kinesis_put_records),
-    (KinesisRecord, "__init__", _kinesis_record_init),
-    (DynamoHandler, "parse_parameters", _dynamodb_parse),
-    (DynamoHandler, "batch_write_item", _batch_write_item),
-    (KinesisResponse, "parse_parameters", _kinesis_parse),
-    (Shard, "get_records", _shard_get_records),
-    (Shard, "get_min_sequence_number", _first_key),
-    (Shard, "get_max_sequence_number", _last_key),
+@dataclass(frozen=True)
+class Patch:
+    """One replacement of moto's code: where, what replaces it, and the moto behaviour replaced."""
+
+    owner: Any  # the class or module holding the attribute
+    name: str
+    replacement: Any
+    replaces: str  # what moto's own code does there, which this patch does faster or leaner
+
+
+PATCHES: list[Patch] = [
+    Patch(DynamoDBStreamsHandler, "get_records", _streams_get_records,
+          "DynamoDB Streams GetRecords: serializes each record with the shape-walking serializer"),
+    Patch(StreamShard, "add", _stream_add,
+          "a stream record kept as nested dicts, built with unix_time per call"),
+    Patch(StreamShard, "get", _stream_get,
+          "reads a stream shard's records by index, unaware of records trimmed by retention"),
+    Patch(ShardIterator, "__init__", _iterator_init,
+          "a stream iterator's TRIM_HORIZON and LATEST, unaware of records trimmed by retention"),
+    Patch(KinesisResponse, "get_records", _kinesis_get_records,
+          "Kinesis GetRecords: scans every record the shard ever held, shape-walking serializer"),
+    Patch(KinesisResponse, "put_records", _kinesis_put_records,
+          "Kinesis PutRecords: answered through the shape-walking serializer"),
+    Patch(DynamoHandler, "parse_parameters", _dynamodb_parse,
+          "BatchWriteItem's body read by the shape-walking parser"),
+    Patch(DynamoHandler, "batch_write_item", _batch_write_item,
+          "BatchWriteItem's answer written by the shape-walking serializer"),
+    Patch(KinesisResponse, "parse_parameters", _kinesis_parse,
+          "PutRecords' body read by the shape-walking parser"),
+    Patch(Shard, "get_records", _shard_get_records,
+          "a Kinesis shard's records found by scanning all of them from the first"),
+    Patch(Shard, "get_min_sequence_number", _first_key,
+          "the oldest sequence number of a shard found by copying all its keys"),
+    Patch(Shard, "get_max_sequence_number", _last_key,
+          "the newest sequence number of a shard found by copying all its keys"),
+    Patch(backends, "list_of_moto_modules", None,
+          "moto lists its own package folder on every request"),
+    Patch(core_responses, "method_names_from_class", None,
+          "a handler's method names listed with inspect.getmembers on every request"),
+    Patch(BaseResponse, "_enrich_response", None,
+          "every answer searched with a regex for an XML <RequestId>, JSON ones too"),
+    *[Patch(model, "instances_tracked", None,
+            f"moto's register of every {model.__name__} ever made, kept alive for its dashboard")
+      for model in (Item, StreamRecord, ShardIterator, KinesisRecord)],
 ]
 
 
-def _key(owner: Any, name: str) -> str:
-    return f"{owner.__name__}.{name}"
+def _replacement(patch: Patch, original: Any) -> Any:
+    """What replaces the original: the patch's own function, or one built from the original."""
+    if patch.replacement is not None:
+        return patch.replacement
+    if patch.name == "list_of_moto_modules":
+        return _cached_module_list(original)
+    if patch.name == "method_names_from_class":
+        return functools.cache(original)
+    if patch.name == "_enrich_response":
+        return staticmethod(_enrich_response)
+    return _Untracked()  # instances_tracked
+
+
+def _original_of(patch: Patch) -> Any:
+    """The attribute as moto defines it (a class's own staticmethod kept as one)."""
+    if isinstance(patch.owner, type) and patch.name in vars(patch.owner):
+        return vars(patch.owner)[patch.name]
+    return getattr(patch.owner, patch.name)
+
+
+def _key(patch: Patch) -> str:
+    return f"{getattr(patch.owner, '__name__', patch.owner)}.{patch.name}"
 
 
 def apply() -> None:
-    """Install the patches (idempotent); call once in the local AWS process."""
+    """Install every patch (idempotent); call once in the local AWS process."""
     if _original:
         return
-    _original["modules"] = backends.list_of_moto_modules
-    backends.list_of_moto_modules = _cached_module_list(backends.list_of_moto_modules)
-    _original["method_names"] = core_responses.method_names_from_class
-    core_responses.method_names_from_class = functools.cache(_original["method_names"])
     _original["iterator_init"] = ShardIterator.__init__
     _original["shard_get_records"] = Shard.get_records
-    for owner, name, patch in _PATCHES:
-        _original[_key(owner, name)] = getattr(owner, name)
-        setattr(owner, name, patch)
-    for model in UNTRACKED:
-        model.instances_tracked = _Untracked()
-    _original["enrich"] = vars(BaseResponse)["_enrich_response"]  # a staticmethod
-    BaseResponse._enrich_response = staticmethod(_enrich_response)
+    for patch in PATCHES:
+        original = _original_of(patch)
+        _original[_key(patch)] = original
+        setattr(patch.owner, patch.name, _replacement(patch, original))
 
 
 def remove() -> None:
-    """Restore moto's own methods (the tests compare both)."""
+    """Restore moto's own code (the tests compare both)."""
     if not _original:
         return
-    backends.list_of_moto_modules = _original["modules"]
-    core_responses.method_names_from_class = _original["method_names"]
-    for owner, name, _ in _PATCHES:
-        setattr(owner, name, _original[_key(owner, name)])
-    for model in UNTRACKED:
-        model.instances_tracked = []
-    BaseResponse._enrich_response = _original["enrich"]
+    for patch in PATCHES:
+        setattr(patch.owner, patch.name, _original[_key(patch)])
     _original.clear()

@@ -268,13 +268,13 @@ def _kinesis_get_records(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _behind(shard: Any, last: int) -> int:
     """MillisBehindLatest of a position: 0 at the tip, above 0 while records lie ahead."""
-    from workshop.local.aws.fastpaths import records_lock
+    from workshop.local.aws.patches import _moto_seconds, records_lock
 
     with records_lock:
         ahead = next((record for number, record in shard.records.items() if number > last), None)
     if ahead is None:
         return 0
-    return max(1, math.ceil((time.time() - ahead.created_at) * 1000))
+    return max(1, math.ceil((time.time() - _moto_seconds(ahead.created_at)) * 1000))
 
 
 # --- DynamoDB Streams ----------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def roll_over(table: Any) -> None:
     """Close the table's open stream shard and open a child shard for the next records."""
     from moto.dynamodb.models.table import StreamShard
 
-    from workshop.local.aws.fastpaths import records_lock, trimmed
+    from workshop.local.aws.patches import records_lock, trimmed
 
     with records_lock:
         parent = table.stream_shard
@@ -312,7 +312,7 @@ def roll_over(table: Any) -> None:
 
 def _stream_add(original: Callable[..., Any]) -> Callable[..., Any]:
     def add(self: Any, old: Any, new: Any) -> None:
-        from workshop.local.aws.fastpaths import trimmed
+        from workshop.local.aws.patches import trimmed
 
         original(self, old, new)
         table = self.table
@@ -335,7 +335,7 @@ def _shard_json(shard: Any) -> dict[str, Any]:
 
 def _streams_describe(self: Any) -> tuple[str, dict[str, str]]:
     """DescribeStream with every shard, paged by Limit, ExclusiveStartShardId, SHARDS_PER_PAGE."""
-    from workshop.local.aws.fastpaths import JSON_1_0, _wire
+    from workshop.local.aws.patches import JSON_1_0, _wire
 
     arn = self._get_param("StreamArn")
     table = self.backend._get_table_from_arn(arn)
@@ -385,7 +385,7 @@ def _streams_get_records(original: Callable[..., Any]) -> Callable[..., Any]:
     def get_records(self: Any) -> Any:
         from moto.dynamodbstreams.models import ShardIterator
 
-        from workshop.local.aws.fastpaths import JSON_1_0
+        from workshop.local.aws.patches import JSON_1_0
 
         backend = self.backend
         iterator = backend.shard_iterators.get(self._get_param("ShardIterator"))

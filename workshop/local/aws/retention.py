@@ -1,9 +1,10 @@
 """Local retention: the local AWS forgets stream and Kinesis records the local hops have consumed.
 
 AWS keeps DynamoDB stream and Kinesis records for 24 hours; moto keeps every one in memory for as
-long as it runs (measured: the server at 748 MB after 100,000 orders; 439 MB with this
-retention and workshop.local.aws.fastpaths, most of it the table's own items). In the local AWS
-process a sweeper thread removes, every SWEEP_SECONDS, the records that
+long as it runs, so the server grows with every order; with this retention and
+workshop.local.aws.patches most of what it holds is the table's own items
+(measured: docs/performance.md#the-local-aws-server). In the local AWS process a sweeper thread
+removes, every SWEEP_SECONDS, the records that
 
 * every hop reading them has checkpointed: a pipe for its table's stream, a delivery stream for
   its Kinesis stream. Hops checkpoint only after the next stage holds the records (Kinesis
@@ -15,7 +16,7 @@ process a sweeper thread removes, every SWEEP_SECONDS, the records that
 So TRIM_HORIZON readers (notebook 03 via workshop.streams, `workshop doctor`) still see the recent
 records, from the oldest one kept, as on AWS after 24 hours. A stream that no hop reads, or whose
 hop has not checkpointed yet, is never trimmed. Sequence numbers never change: a stream shard
-counts what it trimmed (see workshop.local.aws.fastpaths), and the newest record of a Kinesis shard
+counts what it trimmed (see workshop.local.aws.patches), and the newest record of a Kinesis shard
 is always kept because moto numbers the next record after it. `WORKSHOP_LOCAL_RETENTION_SECONDS=off`
 keeps everything, as moto does. DynamoDB Streams shard iterators expire after 15 minutes, as on
 AWS (moto keeps every one it ever handed out, a new one per GetRecords).
@@ -40,7 +41,7 @@ from moto.pipes.models import pipes_backends
 
 from workshop.config import Settings
 from workshop.local.aws.checkpoint import hop_checkpoint
-from workshop.local.aws.fastpaths import records_lock, trimmed
+from workshop.local.aws.patches import records_lock, trimmed
 from workshop.local.aws.realism import CLOSED, stream_shards
 
 log = logging.getLogger("workshop.local.aws.retention")
@@ -118,7 +119,8 @@ def trim_kinesis_shard(shard: Any, consumed_upto: int, policy: Policy,
         records = shard.records
         numbers = list(records)[:-1]  # the newest record stays: moto numbers the next after it
         consumed = sum(1 for number in numbers if number <= consumed_upto)
-        cut = _cut(consumed, (now - records[number].created_at for number in numbers), policy)
+        ages = (now - _epoch(records[number].created_at) for number in numbers)
+        cut = _cut(consumed, ages, policy)
         for number in numbers[:cut]:
             del records[number]
     return cut

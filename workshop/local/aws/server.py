@@ -16,9 +16,9 @@ import threading
 from workshop.config import settings
 from workshop.local.aws import (
     changes,
-    fastpaths,
     lambda_code,
     models,
+    patches,
     realism,
     retention,
     s3bulk,
@@ -30,20 +30,24 @@ log = logging.getLogger("workshop.local.aws.server")
 
 
 def start_server(port: int) -> LocalServer:
-    """Start moto on 127.0.0.1:port in this process, with the local models and fast paths."""
+    """Start moto on 127.0.0.1:port in this process, with the local models and, unless switched
+    off (WORKSHOP_LOCAL_PATCHES=off), the speed and memory patches."""
     if not port_is_free(port):
         raise PortInUse(
             f"Port {port} on 127.0.0.1 is already in use. Stop what uses it, or choose another "
             f"port: WORKSHOP_LOCAL_PORT={port + 1} workshop local start"
         )
+    s = settings()
     models.register()
-    fastpaths.apply()
-    if settings().realistic:
-        realism.install()  # after the fast paths: it wraps their methods
-    changes.install()  # after the fast paths: it counts the writes they make
-    s3bulk.install()  # the query engine's bulk read of the local S3
+    if s.local_patches:
+        patches.apply()
+    if s.realistic:
+        realism.install()  # after the patches: it wraps the methods in place
+    if s.local_patches:
+        changes.install()  # after the patches: it counts the writes they make
+        s3bulk.install()  # the query engine's bulk read of the local S3
     lambda_code.install(port)  # GetFunction's Code.Location: the deployed zip, served here
-    server = LocalServer(port)  # moto's app, with keep-alive connections
+    server = LocalServer(port, keep_alive=s.local_patches)
     server.start()
     return server
 
@@ -51,14 +55,13 @@ def start_server(port: int) -> LocalServer:
 def collect_less() -> None:
     """Keep Python's cyclic garbage collector off moto's startup objects and out of bursts.
 
-    A full collection walks every object the process holds, ~270,000 of them moto's, botocore's
-    and Flask's from startup, with every request thread stopped: ~0.3 s here, every ~10,000
-    orders. During a deploy and 20,000 batch-written orders, collections took 1.51-1.65 s of
-    the server's CPU; with the startup objects frozen (they live as long as the process) and
-    the young generation collected every 10,000 allocations instead of 700, 0.33-0.36 s (two
-    runs each, interleaved). Garbage is collected first, so none is frozen: resident memory
-    stays the same (255 and 290 MB after 10,000 and 20,000 orders, against 253-254 and
-    287-288); frozen uncollected, it held 21 MB more.
+    A full collection walks every object the process holds, most of them moto's, botocore's
+    and Flask's from startup, with every request thread stopped, and a burst of orders sets
+    one off again and again. The startup objects live as long as the process, so they are
+    frozen, and the young generation is collected every 10,000 allocations instead of 700: the
+    server then spends a fraction of the CPU on collections. Garbage is collected first, so
+    none is frozen and resident memory stays the same; frozen uncollected, it held more
+    (measured: docs/performance.md#the-local-aws-server).
     """
     gc.collect()
     gc.freeze()
@@ -75,10 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     server = start_server(args.port)
     collect_less()
     s = settings()
-    retention.start(s.local_dir, retention.policy_of(s))  # forgets consumed records
-    log.info("local AWS listening on 127.0.0.1:%d (%s)", args.port,
+    if s.local_patches:  # retention trims the stream shards the patches keep count of
+        retention.start(s.local_dir, retention.policy_of(s))  # forgets consumed records
+    log.info("local AWS listening on 127.0.0.1:%d (%s; %s)", args.port,
              "realistic: AWS's documented limits and empty pages" if s.realistic
-             else "realism off")
+             else "realism off",
+             "moto patched for speed and memory" if s.local_patches
+             else "moto's own code: WORKSHOP_LOCAL_PATCHES=off")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
