@@ -28,7 +28,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from workshop import config, generator, stack
+from workshop import config, delivered, generator, stack
 from workshop.delivered import object_keys, orders_prefix
 from workshop.local.aws import process, retention
 from workshop.local.aws.ports import free_port
@@ -71,13 +71,24 @@ def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
     (from each order's placed_at, its write time, to the poll that first saw it in S3).
 
     S3 is watched through the local AWS's bulk routes (workshop.local.aws.s3bulk): one list and one
-    read per poll. Watched with boto3 (ListObjectsV2 and a GetObject per object), the watcher
-    cost the server ~5.5 ms per list and its own XML parsing competed with the writer for this
-    process: 756-814 orders/s against 849-1,108 in interleaved runs (same pipeline).
+    read per poll; with WORKSHOP_LOCAL_PATCHES=off, through boto3 (workshop.delivered). Watched
+    with boto3 (ListObjectsV2 and a GetObject per object), the watcher cost the server ~5.5 ms per
+    list and its own XML parsing competed with the writer for this process: 756-814 orders/s
+    against 849-1,108 in interleaved runs (same pipeline).
     """
     bulk = BulkReader(s)
     bucket = outputs["BucketName"]
     seen_keys = set(object_keys(bucket, orders_prefix(), s))  # earlier rounds' objects
+    plain = delivered.BucketReader(bucket, s)  # WORKSHOP_LOCAL_PATCHES=off: no bulk routes
+    plain.bodies.update(dict.fromkeys(seen_keys, b""))
+
+    def new_objects() -> list[tuple[str, bytes | None]]:
+        if s.local_patches:
+            new = [key for key, _ in bulk.list(bucket, orders_prefix()) if key not in seen_keys]
+            return list(bulk.get(bucket, new)) if new else []
+        return [(obj["Key"], plain.bodies[obj["Key"]])
+                for obj in plain.new_objects(orders_prefix())]
+
     latency: dict[str, float] = {}
     items = orders(count, start)
     wanted = {item["orderid"] for item in items}
@@ -86,9 +97,9 @@ def deliver(s: config.Settings, outputs: dict[str, str], count: int, start: int,
     writer.start()  # S3 is watched while the orders are written, so latency is not inflated
     deadline = time.monotonic() + timeout
     while len(latency) < count and time.monotonic() < deadline:
-        new = [key for key, _ in bulk.list(bucket, orders_prefix()) if key not in seen_keys]
+        fresh = new_objects()
         now = time.time()
-        for key, body in bulk.get(bucket, new) if new else ():
+        for key, body in fresh:
             seen_keys.add(key)
             for line in (body or b"").splitlines():
                 record = json.loads(line)
@@ -146,7 +157,8 @@ def main() -> None:
         q = statistics.quantiles(latencies, n=100)
         print(f"orders: {args.orders}, local AWS " + (
             "realistic (AWS's limits: 1,000 records/s per Kinesis shard caps the pipeline)"
-            if s.realistic else "with realism off (WORKSHOP_LOCAL_REALISTIC=off)"))
+            if s.realistic else "with realism off (WORKSHOP_LOCAL_REALISTIC=off)") + (
+            "" if s.local_patches else "; moto's own code (WORKSHOP_LOCAL_PATCHES=off)"))
         print(f"baseline  batch writes only: {base:8.0f} orders/s")
         print(f"pipeline  write -> S3:       {rate:8.0f} orders/s  ({rate / base:.2f}x baseline)")
         print(f"latency write -> S3 object (burst): p50 {q[49]:.2f} s  p95 {q[94]:.2f} s  "
