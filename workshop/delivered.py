@@ -72,9 +72,8 @@ def json_lines(data: bytes) -> Iterator[dict[str, Any]]:
 
 def read_lines(bucket: str, keys: Iterable[str], s: Settings | None = None) -> Iterator[dict]:
     """Parse every JSON line of the given objects."""
-    s3 = client("s3", s)
     for key in keys:
-        yield from json_lines(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        yield from json_lines(body(bucket, key, s))
 
 
 @dataclass
@@ -92,10 +91,8 @@ class BucketReader:
         """The objects under prefix not fetched before, now fetched (their bodies kept)."""
         fresh = [obj for obj in objects(self.bucket, prefix, self.s)
                  if obj["Key"] not in self.bodies]
-        s3 = client("s3", self.s)
         for obj in fresh:
-            data = s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
-            self.bodies[obj["Key"]] = data
+            self.bodies[obj["Key"]] = body(self.bucket, obj["Key"], self.s)
             self.listed[obj["Key"]] = obj
         return fresh
 
