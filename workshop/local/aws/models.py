@@ -35,6 +35,8 @@ class _LocalResource:
     """Mixin: a resource created by a moto backend on the template's behalf; Ref gives its name."""
 
     attributes: ClassVar[dict[str, str]] = {}
+    resource_type: ClassVar[str]  # the CloudFormation type this class creates
+    name_property: ClassVar[str] = ""  # the property that names it, if the template may
 
     def __init__(self, name: str, account_id: str, region_name: str, **attrs: str) -> None:
         self.physical_resource_id = name
@@ -54,9 +56,13 @@ class _LocalResource:
     def is_created(self) -> bool:
         return True
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.resource_type
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.name_property
 
 
 class LocalDeliveryStream(_LocalResource, CloudFormationModel):
@@ -64,13 +70,8 @@ class LocalDeliveryStream(_LocalResource, CloudFormationModel):
 
     attributes: ClassVar[dict[str, str]] = {"Arn": "Arn"}
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::KinesisFirehose::DeliveryStream"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DeliveryStreamName"
+    resource_type: ClassVar[str] = "AWS::KinesisFirehose::DeliveryStream"
+    name_property: ClassVar[str] = "DeliveryStreamName"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -111,13 +112,8 @@ class LocalPipe(_LocalResource, CloudFormationModel):
 
     attributes: ClassVar[dict[str, str]] = {"Arn": "Arn", "CurrentState": "CurrentState"}
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Pipes::Pipe"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    resource_type: ClassVar[str] = "AWS::Pipes::Pipe"
+    name_property: ClassVar[str] = "Name"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -164,9 +160,7 @@ class LocalPipe(_LocalResource, CloudFormationModel):
 class LocalGlueDatabase(_LocalResource, CloudFormationModel):
     """AWS::Glue::Database, stored in moto's Glue catalog."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Glue::Database"
+    resource_type: ClassVar[str] = "AWS::Glue::Database"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -185,9 +179,7 @@ class LocalGlueDatabase(_LocalResource, CloudFormationModel):
 class LocalGlueTable(_LocalResource, CloudFormationModel):
     """AWS::Glue::Table, stored in moto's Glue catalog: the local query engine reads it back."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Glue::Table"
+    resource_type: ClassVar[str] = "AWS::Glue::Table"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -212,13 +204,8 @@ class LocalGlueTable(_LocalResource, CloudFormationModel):
 class LocalAthenaWorkGroup(_LocalResource, CloudFormationModel):
     """AWS::Athena::WorkGroup, stored in moto's Athena backend."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Athena::WorkGroup"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    resource_type: ClassVar[str] = "AWS::Athena::WorkGroup"
+    name_property: ClassVar[str] = "Name"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -243,9 +230,7 @@ class LocalAthenaNamedQuery(_LocalResource, CloudFormationModel):
 
     attributes: ClassVar[dict[str, str]] = {"NamedQueryId": "NamedQueryId"}
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Athena::NamedQuery"
+    resource_type: ClassVar[str] = "AWS::Athena::NamedQuery"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
