@@ -17,6 +17,7 @@ measure again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -195,13 +196,10 @@ def measure(count: int = 100, rate: float | None = 20.0, timeout: float = 120.0,
 
 
 @dataclass(frozen=True)
-class Buffering:
-    """The Firehose buffering in force: the template's intervals and any local override."""
+class Buffering(formats.Buffering):
+    """The Firehose buffering in force: the delivery stream's intervals and any local override."""
 
-    s3_interval: float  # BufferingHints.IntervalInSeconds of the S3 destination
-    s3_size_mb: float
-    processor_interval: float | None  # BufferIntervalInSeconds of the Lambda processor
-    local_override: float | None  # WORKSHOP_LOCAL_BUFFER_SECONDS, local target only
+    local_override: float | None = None  # WORKSHOP_LOCAL_BUFFER_SECONDS, local target only
 
     def __str__(self) -> str:
         template = (f"the stack says: deliver to S3 every {self.s3_interval:g} s or "
@@ -221,8 +219,8 @@ def buffering(s: Settings | None = None) -> Buffering:
     description = client("firehose", s).describe_delivery_stream(
         DeliveryStreamName=name)["DeliveryStreamDescription"]
     hints = formats.Buffering.of(description["Destinations"][0]["ExtendedS3DestinationDescription"])
-    return Buffering(hints.s3_interval, hints.s3_size_mb, hints.processor_interval,
-                     s.local_buffer_seconds if s.is_local else None)
+    return Buffering(**dataclasses.asdict(hints),
+                     local_override=s.local_buffer_seconds if s.is_local else None)
 
 
 def wait_until_queryable(orderids: list[str], timeout: float = 120.0,
